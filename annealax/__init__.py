@@ -1,0 +1,26 @@
+"""annealax: simulated annealing as pure-functional Optax transformations."""
+
+from annealax._cooling import (
+    cooling_rate_for_steps,
+    exponential_cooling,
+    friction_cooling,
+    linear_cooling,
+    momentum_schedule,
+)
+from annealax._coolmomentum import ScaleByCoolMomentumState, coolmomentum, scale_by_coolmomentum
+from annealax._temperature import TrackTemperatureState, track_temperature
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ScaleByCoolMomentumState",
+    "TrackTemperatureState",
+    "cooling_rate_for_steps",
+    "coolmomentum",
+    "exponential_cooling",
+    "friction_cooling",
+    "linear_cooling",
+    "momentum_schedule",
+    "scale_by_coolmomentum",
+    "track_temperature",
+]

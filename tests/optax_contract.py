@@ -1,0 +1,103 @@
+"""The Optax contract that every annealax transformation must pass.
+
+Each transformation registers a `ContractCase` in `CASES`; test_optax_contract.py runs every check
+on every case. Modelled on optax's own shared optimizer tests (optax/contrib/_common_test.py).
+"""
+
+import dataclasses
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax.numpy as jnp
+import optax
+
+import annealax
+
+
+def parabola(params):
+    """Minimum 0 at params == 1 (a pytree of two leaves)."""
+    return jnp.sum(jnp.square(params["w"] - 1.0)) + jnp.sum(jnp.square(params["b"] - 1.0))
+
+
+def rosenbrock(params):
+    """Minimum 0 at (1, 1)."""
+    x, y = params["xy"][0], params["xy"][1]
+    return jnp.square(1.0 - x) + 100.0 * jnp.square(y - jnp.square(x))
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    loss: Callable[[Any], jnp.ndarray]
+    init: Callable[[], Any]
+    solution: Callable[[], Any]
+
+
+TARGETS = {
+    "parabola": Target(
+        parabola,
+        lambda: {"w": jnp.zeros((3,)), "b": jnp.full((2, 2), -1.0, dtype=jnp.float32)},
+        lambda: {"w": jnp.ones((3,)), "b": jnp.ones((2, 2))},
+    ),
+    "rosenbrock": Target(
+        rosenbrock, lambda: {"xy": jnp.array([-1.2, 1.0])}, lambda: {"xy": jnp.ones((2,))}
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ContractCase:
+    """One transformation under the contract.
+
+    Attributes:
+        name: Test id.
+        factory: Builds the transformation from ``hyperparams`` (keyword arguments).
+        hyperparams: Numeric keyword arguments, all injectable with `optax.inject_hyperparams`.
+        converge: Per target name, the hyperparams, number of steps and the tolerance on the
+            distance to the solution.
+        extra_args: The extra arguments its update needs, given the loss function.
+    """
+
+    name: str
+    factory: Callable[..., optax.GradientTransformation]
+    hyperparams: dict[str, Any]
+    converge: dict[str, tuple[dict[str, Any], int, float]]
+    extra_args: Callable[[Callable], dict[str, Any]] = lambda loss: {}
+
+    def make(self, **overrides) -> optax.GradientTransformation:
+        return self.factory(**{**self.hyperparams, **overrides})
+
+
+CASES = [
+    ContractCase(
+        name="coolmomentum",
+        factory=annealax.coolmomentum,
+        hyperparams=dict(learning_rate=0.02, momentum=0.9, cooling_rate=0.999, weight_decay=1e-3),
+        converge={
+            "parabola": (dict(learning_rate=0.1, weight_decay=0.0, cooling_rate=0.99), 300, 1e-3),
+            "rosenbrock": (
+                dict(learning_rate=2e-3, momentum=0.9, cooling_rate=0.9995, weight_decay=0.0),
+                6000,
+                1e-2,
+            ),
+        },
+    ),
+    ContractCase(
+        name="coolmomentum-linear",
+        factory=functools.partial(annealax.coolmomentum, cooling="linear"),
+        hyperparams=dict(learning_rate=0.02, momentum=0.9, total_steps=50),
+        converge={
+            "parabola": (dict(learning_rate=0.1, total_steps=200), 300, 1e-3),
+            "rosenbrock": (dict(learning_rate=2e-3, total_steps=4000), 6000, 1e-2),
+        },
+    ),
+    ContractCase(
+        name="coolmomentum-friction",
+        factory=functools.partial(annealax.coolmomentum, cooling="friction"),
+        hyperparams=dict(learning_rate=0.02, momentum=0.95, total_steps=50),
+        converge={
+            "parabola": (dict(learning_rate=0.1, total_steps=200), 300, 1e-3),
+            "rosenbrock": (dict(learning_rate=2e-3, total_steps=4000), 6000, 1e-2),
+        },
+    ),
+]
