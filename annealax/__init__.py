@@ -7,12 +7,18 @@ from annealax._cooling import (
     linear_cooling,
     momentum_schedule,
 )
-from annealax._coolmomentum import ScaleByCoolMomentumState, coolmomentum, scale_by_coolmomentum
+from annealax._coolmomentum import (
+    CoolMomentumState,
+    ScaleByCoolMomentumState,
+    coolmomentum,
+    scale_by_coolmomentum,
+)
 from annealax._temperature import TrackTemperatureState, track_temperature
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CoolMomentumState",
     "ScaleByCoolMomentumState",
     "TrackTemperatureState",
     "cooling_rate_for_steps",

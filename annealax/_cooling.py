@@ -36,7 +36,7 @@ def cooling_rate_for_steps(
     Returns:
         The cooling rate $\alpha$: a Python float for Python numbers, else an array.
 
-    Example:
+    Examples:
         >>> import annealax
         >>> round(annealax.cooling_rate_for_steps(0.99, 153_500), 6)
         0.99997
@@ -74,7 +74,7 @@ def exponential_cooling(
     Returns:
         A schedule mapping the update count ``t`` to $\rho_t$.
 
-    Example:
+    Examples:
         >>> import annealax
         >>> schedule = annealax.exponential_cooling(momentum=0.9, cooling_rate=0.98)
         >>> [round(float(schedule(t)), 4) for t in (0, 1, 200)]
@@ -125,7 +125,7 @@ def friction_cooling(
     Returns:
         A schedule mapping the update count ``t`` to $\rho_t$.
 
-    Example:
+    Examples:
         >>> import annealax
         >>> schedule = annealax.friction_cooling(momentum=0.9, total_steps=100)
         >>> [round(float(schedule(t)), 4) for t in (0, 50, 100)]
@@ -163,7 +163,7 @@ def linear_cooling(
     Returns:
         A schedule mapping the update count ``t`` to $\rho_t$.
 
-    Example:
+    Examples:
         >>> import annealax
         >>> schedule = annealax.linear_cooling(momentum=0.9, total_steps=100)
         >>> [round(float(schedule(t)), 4) for t in (0, 50, 100)]
@@ -203,7 +203,7 @@ def momentum_schedule(
     Returns:
         A schedule mapping the update count ``t`` to $\rho_t$.
 
-    Example:
+    Examples:
         >>> import annealax
         >>> schedule = annealax.momentum_schedule(0.99, total_steps=1000)
         >>> round(float(schedule(1000)), 6)

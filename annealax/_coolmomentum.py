@@ -10,7 +10,7 @@ import optax
 
 from annealax import _checks
 from annealax._cooling import momentum_schedule
-from annealax._temperature import track_temperature
+from annealax._temperature import accumulation_dtype, mean_square
 
 
 class ScaleByCoolMomentumState(NamedTuple):
@@ -26,6 +26,20 @@ class ScaleByCoolMomentumState(NamedTuple):
     count: jax.Array
     rho: jax.Array
     velocity: optax.Updates
+
+
+class CoolMomentumState(NamedTuple):
+    r"""State of `coolmomentum`.
+
+    Attributes:
+        inner: The states of the chain ``add_decayed_weights`` (when ``weight_decay`` is not 0),
+            `scale_by_coolmomentum` and ``scale_by_learning_rate``.
+        temperature: The rescaled temperature $T \, dt^2$ of the last update: the mean over every
+            scalar parameter of $(\theta_{t+1} - \theta_t)^2$ (0 before the first update).
+    """
+
+    inner: tuple
+    temperature: jax.Array
 
 
 def scale_by_coolmomentum(
@@ -59,7 +73,7 @@ def scale_by_coolmomentum(
     Returns:
         An `optax.GradientTransformation` whose state is a `ScaleByCoolMomentumState`.
 
-    Example:
+    Examples:
         >>> import jax.numpy as jnp
         >>> import optax
         >>> import annealax
@@ -155,13 +169,15 @@ def coolmomentum(
         accumulator_dtype: The dtype of the velocity; ``None`` uses each parameter's dtype.
 
     Returns:
-        An `optax.GradientTransformationExtraArgs`.
+        An `optax.GradientTransformationExtraArgs` whose state is a `CoolMomentumState`. Its
+        updates are those of ``optax.chain(optax.add_decayed_weights(weight_decay),
+        scale_by_coolmomentum(...), optax.scale_by_learning_rate(learning_rate))``.
 
     Raises:
         ValueError: For a ``momentum``, ``cooling_rate``, ``total_steps``, ``cooling`` or
             ``weight_decay`` outside its range, or for both ``cooling_rate`` and ``total_steps``.
 
-    Example:
+    Examples:
         >>> import jax
         >>> import jax.numpy as jnp
         >>> import optax
@@ -183,10 +199,11 @@ def coolmomentum(
         [doi:10.1038/s41598-021-90144-3](https://doi.org/10.1038/s41598-021-90144-3).
     """
     _checks.check_non_negative("weight_decay", weight_decay)
-    transforms = []
+    decay = []
     if not (_checks.is_python_number(weight_decay) and weight_decay == 0):
-        transforms.append(optax.add_decayed_weights(weight_decay))
-    transforms += [
+        decay.append(optax.add_decayed_weights(weight_decay))
+    inner = optax.chain(
+        *decay,
         scale_by_coolmomentum(
             momentum,
             cooling_rate,
@@ -195,6 +212,28 @@ def coolmomentum(
             accumulator_dtype=accumulator_dtype,
         ),
         optax.scale_by_learning_rate(learning_rate),
-        track_temperature(),
-    ]
-    return optax.chain(*transforms)
+    )
+    core_index = len(decay)
+
+    def init_fn(params: optax.Params) -> CoolMomentumState:
+        return CoolMomentumState(
+            inner=inner.init(params), temperature=jnp.zeros([], accumulation_dtype(params))
+        )
+
+    def update_fn(
+        updates: optax.Updates,
+        state: CoolMomentumState,
+        params: optax.Params | None = None,
+        **extra_args,
+    ) -> tuple[optax.Updates, CoolMomentumState]:
+        count = state.inner[core_index].count
+        updates, inner_state = inner.update(updates, state.inner, params, **extra_args)
+        # The update is -lr_t * velocity. Reducing the stored velocity rather than the update
+        # lets XLA's CPU backend fuse the reduction without materialising the update.
+        rate = learning_rate(count) if callable(learning_rate) else learning_rate
+        dtype = state.temperature.dtype
+        velocity_square = mean_square(inner_state[core_index].velocity, dtype)
+        temperature = jnp.square(jnp.asarray(rate, dtype)) * velocity_square
+        return updates, CoolMomentumState(inner=inner_state, temperature=temperature)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
