@@ -125,16 +125,21 @@ def train(name, tx, graphdef, params, train_data, test_data, *, epochs, batch_si
     train_step = make_train_step(graphdef, tx, train_data)
     train_step = train_step.lower(params, opt_state, first_batch).compile()
     losses, temperatures = [], []
+    batches = np.asarray(
+        jax.vmap(lambda k: epoch_batches(k, num_examples, batch_size))(
+            jax.random.split(key, epochs)
+        )
+    )
     start = time.perf_counter()
     with tqdm(total=epochs * steps_per_epoch, desc=f"{name:>13}", unit="step") as bar:
-        for epoch_key in jax.random.split(key, epochs):
+        for epoch in batches:
             epoch_losses, epoch_temperatures = [], []
-            for batch_indices in epoch_batches(epoch_key, num_examples, batch_size):
+            for batch_indices in epoch:
                 params, opt_state, loss, temperature = train_step(params, opt_state, batch_indices)
                 epoch_losses.append(loss)
                 epoch_temperatures.append(temperature)
-            losses.append(np.asarray(jnp.stack(epoch_losses)))
-            temperatures.append(np.asarray(jnp.stack(epoch_temperatures)))
+            losses.append(np.asarray(jax.device_get(epoch_losses)))
+            temperatures.append(np.asarray(jax.device_get(epoch_temperatures)))
             bar.update(steps_per_epoch)
             bar.set_postfix(loss=f"{float(losses[-1].mean()):.4f}")
     wall_time = time.perf_counter() - start
