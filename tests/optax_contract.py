@@ -9,6 +9,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import optax
 
@@ -56,6 +57,9 @@ class ContractCase:
         converge: Per target name, the hyperparams, number of steps and the tolerance on the
             distance to the solution.
         extra_args: The extra arguments its update needs, given the loss function.
+        uses_gradients: Whether its updates follow from the incoming gradients (then it must
+            work after gradient clipping, under ``apply_if_finite`` and ``masked``, and with
+            Linen's ``TrainState.apply_gradients``, which passes no extra arguments).
     """
 
     name: str
@@ -63,6 +67,7 @@ class ContractCase:
     hyperparams: dict[str, Any]
     converge: dict[str, tuple[dict[str, Any], int, float]]
     extra_args: Callable[[Callable], dict[str, Any]] = lambda loss: {}
+    uses_gradients: bool = True
 
     def make(self, **overrides) -> optax.GradientTransformation:
         return self.factory(**{**self.hyperparams, **overrides})
@@ -99,5 +104,45 @@ CASES = [
             "parabola": (dict(learning_rate=0.1, total_steps=200), 300, 1e-3),
             "rosenbrock": (dict(learning_rate=2e-3, total_steps=4000), 6000, 1e-2),
         },
+    ),
+    ContractCase(
+        name="metropolis",
+        factory=functools.partial(annealax.metropolis, 16, key=0),
+        hyperparams=dict(temperature=0.05, step_size=0.1),
+        converge={
+            "parabola": (
+                dict(temperature=optax.exponential_decay(0.1, 1500, 1e-5), step_size=0.05),
+                1500,
+                2e-2,
+            ),
+            "rosenbrock": (
+                dict(temperature=optax.exponential_decay(0.1, 3000, 1e-6), step_size=0.02),
+                3000,
+                5e-2,
+            ),
+        },
+        extra_args=lambda loss: {"value_fn": loss},
+        uses_gradients=False,
+    ),
+    ContractCase(
+        name="metropolis-minibatch-cauchy",
+        factory=functools.partial(
+            annealax.metropolis, 8, key=jax.random.key(1), proposal="cauchy", minibatch=True
+        ),
+        hyperparams=dict(temperature=0.05, step_size=0.1),
+        converge={
+            "parabola": (
+                dict(temperature=optax.exponential_decay(0.1, 1500, 1e-5), step_size=0.02),
+                1500,
+                2e-2,
+            ),
+            "rosenbrock": (
+                dict(temperature=optax.exponential_decay(0.1, 3000, 1e-6), step_size=0.01),
+                3000,
+                5e-2,
+            ),
+        },
+        extra_args=lambda loss: {"value_fn": loss},
+        uses_gradients=False,
     ),
 ]
