@@ -14,9 +14,9 @@ from tqdm.auto import tqdm
 
 from annealax import _keys
 from annealax._metropolis import (
+    AnnealTrace,
     MetropolisConfig,
     MetropolisState,
-    StepInfo,
     ValueFn,
     checked_value_fn,
     init_state,
@@ -24,20 +24,6 @@ from annealax._metropolis import (
     step,
 )
 from annealax._sharding import check_mesh, constrain
-
-
-class AnnealTrace(NamedTuple):
-    """Per-step diagnostics of `anneal`, each of shape ``(num_steps,)``.
-
-    Attributes:
-        best_value: The best loss found up to and including each step.
-        acceptance: The fraction of chains whose proposal was accepted at each step.
-        temperature: The temperature of each step.
-    """
-
-    best_value: jax.Array
-    acceptance: jax.Array
-    temperature: jax.Array
 
 
 class AnnealResult(NamedTuple):
@@ -64,7 +50,7 @@ class _Static:
     num_steps: int
     config: MetropolisConfig
     mesh: Any
-    callback: Callable[[jax.Array, StepInfo], Any] | None
+    callback: Callable[[jax.Array, AnnealTrace], Any] | None
     progress_every: int
 
 
@@ -80,7 +66,7 @@ def anneal(
     proposal: str | Callable = "gaussian",
     bounds: tuple[Any, Any] | None = None,
     mesh: jax.sharding.Mesh | None = None,
-    callback: Callable[[jax.Array, StepInfo], Any] | None = None,
+    callback: Callable[[jax.Array, AnnealTrace], Any] | None = None,
     progress: bool = False,
     acceptance_window: int = 100,
 ) -> AnnealResult:
@@ -209,7 +195,7 @@ def _run(init_params, key, dynamic, *, static: _Static) -> AnnealResult:
 
     state = keep_sharded(init_state(config, key, init_params))
     state, trace = jax.lax.scan(body, state, length=static.num_steps)
-    return AnnealResult(state.best_params, state.best_value, state, AnnealTrace(*trace))
+    return AnnealResult(state.best_params, state.best_value, state, trace)
 
 
 _BARS: list[tqdm] = []  # the bars of the runs in progress; callbacks advance the newest

@@ -45,8 +45,14 @@ class MetropolisState(NamedTuple):
     best_value: jax.Array
 
 
-class StepInfo(NamedTuple):
-    """What one step did: the best value so far, the fraction of chains that moved, and T."""
+class AnnealTrace(NamedTuple):
+    """Diagnostics of annealing steps; in `AnnealResult` each field has shape ``(num_steps,)``.
+
+    Attributes:
+        best_value: The best loss found up to and including the step.
+        acceptance: The fraction of chains whose proposal was accepted at the step.
+        temperature: The temperature of the step.
+    """
 
     best_value: jax.Array
     acceptance: jax.Array
@@ -257,7 +263,7 @@ def init_state(config: MetropolisConfig, key: jax.Array, params: optax.Params) -
 
 def step(
     config: MetropolisConfig, state: MetropolisState, value_fn: ValueFn
-) -> tuple[MetropolisState, StepInfo, optax.Params]:
+) -> tuple[MetropolisState, AnnealTrace, optax.Params]:
     """One Metropolis step of every chain; returns the state, its info and this step's best."""
     dtype = state.values.dtype
     evaluate = jax.vmap(lambda params: _energy(value_fn, params, dtype))
@@ -290,10 +296,9 @@ def step(
         state.acceptance_rate + (accepted.astype(dtype) - state.acceptance_rate) / window
     )
 
-    best_chain = jnp.argmin(values)
-    step_best = _select_chain(chains, best_chain)
-    improved = values[best_chain] < state.best_value
-    best_value = jnp.where(improved, values[best_chain], state.best_value)
+    step_best = _select_chain(chains, jnp.argmin(values))
+    improved = jnp.min(values) < state.best_value
+    best_value = jnp.where(improved, jnp.min(values), state.best_value)
     best_params = jax.tree.map(
         lambda new, old: jnp.where(improved, new, old), step_best, state.best_params
     )
@@ -309,7 +314,7 @@ def step(
         best_value=best_value,
     )
     num_accepted = jnp.sum(accepted.astype(jnp.int32))
-    info = StepInfo(best_value, num_accepted.astype(dtype) / config.num_chains, temperature)
+    info = AnnealTrace(best_value, num_accepted.astype(dtype) / config.num_chains, temperature)
     return new_state, info, step_best
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 Proposal = Callable[[jax.Array, optax.Params, jax.Array], optax.Params]
@@ -87,10 +88,26 @@ def _tree_like(params: optax.Params, bound: Any) -> Any:
 
 
 def _add_noise(sample, key, params, step_size):
+    """``params + step_size * noise``, with the noise of all leaves drawn in one call.
+
+    One draw over the concatenated leaves is faster than one draw per leaf: on a CPU the
+    random-number generator is a large share of a Metropolis step.
+    """
     leaves, treedef = jax.tree.flatten(params)
-    keys = jax.random.split(key, len(leaves)) if len(leaves) > 1 else [key]
+    dtypes = {leaf.dtype for leaf in leaves}
+    if len(dtypes) == 1:
+        (dtype,) = dtypes
+        noise = sample(key, (sum(leaf.size for leaf in leaves),), dtype)
+        offsets = np.cumsum([leaf.size for leaf in leaves])[:-1]
+        pieces = [
+            piece.reshape(leaf.shape)
+            for piece, leaf in zip(jnp.split(noise, offsets), leaves, strict=True)
+        ]
+    else:
+        keys = jax.random.split(key, len(leaves))
+        pieces = [sample(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves, strict=True)]
     moved = [
-        leaf + step_size.astype(leaf.dtype) * sample(k, leaf.shape, leaf.dtype)
-        for k, leaf in zip(keys, leaves, strict=True)
+        leaf + step_size.astype(leaf.dtype) * piece
+        for leaf, piece in zip(leaves, pieces, strict=True)
     ]
     return treedef.unflatten(moved)
