@@ -181,7 +181,7 @@ def _run(init_params, key, dynamic, *, static: _Static) -> AnnealResult:
         return state if static.mesh is None else constrain(state, static.mesh)
 
     def body(state, _):
-        state, info, _ = step(config, state, static.value_fn)
+        state, info, _ = step(config, state, static.value_fn, step_best=False)
         state = keep_sharded(state)
         if static.callback is not None:
             jax.debug.callback(static.callback, state.count, info)

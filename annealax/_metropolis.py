@@ -262,9 +262,13 @@ def init_state(config: MetropolisConfig, key: jax.Array, params: optax.Params) -
 
 
 def step(
-    config: MetropolisConfig, state: MetropolisState, value_fn: ValueFn
-) -> tuple[MetropolisState, AnnealTrace, optax.Params]:
-    """One Metropolis step of every chain; returns the state, its info and this step's best."""
+    config: MetropolisConfig, state: MetropolisState, value_fn: ValueFn, *, step_best: bool = True
+) -> tuple[MetropolisState, AnnealTrace, optax.Params | None]:
+    """One Metropolis step of every chain; returns the state, its info and this step's best chain.
+
+    With ``step_best=False`` this step's best chain is not returned (None) and is extracted only
+    when it improves on the best so far, which saves a pass over the chains on most steps.
+    """
     dtype = state.values.dtype
     evaluate = jax.vmap(lambda params: _energy(value_fn, params, dtype))
     if config.minibatch:
@@ -296,12 +300,20 @@ def step(
         state.acceptance_rate + (accepted.astype(dtype) - state.acceptance_rate) / window
     )
 
-    step_best = _select_chain(chains, jnp.argmin(values))
     improved = jnp.min(values) < state.best_value
     best_value = jnp.where(improved, jnp.min(values), state.best_value)
-    best_params = jax.tree.map(
-        lambda new, old: jnp.where(improved, new, old), step_best, state.best_params
-    )
+    if step_best:
+        best_chain = _select_chain(chains, jnp.argmin(values))
+        best_params = jax.tree.map(
+            lambda new, old: jnp.where(improved, new, old), best_chain, state.best_params
+        )
+    else:
+        best_chain = None
+        best_params = jax.lax.cond(
+            improved,
+            lambda: _select_chain(chains, jnp.argmin(values)),
+            lambda: state.best_params,
+        )
     new_state = MetropolisState(
         count=optax.safe_increment(state.count),
         rng_key=jax.random.key_data(next_keys),
@@ -315,7 +327,7 @@ def step(
     )
     num_accepted = jnp.sum(accepted.astype(jnp.int32))
     info = AnnealTrace(best_value, num_accepted.astype(dtype) / config.num_chains, temperature)
-    return new_state, info, step_best
+    return new_state, info, best_chain
 
 
 def accept(
@@ -334,7 +346,7 @@ def _energy(value_fn: ValueFn, params: optax.Params, dtype: jnp.dtype) -> jax.Ar
     if value.shape != ():
         raise ValueError(f"`value_fn` must return a scalar loss, got shape {value.shape}")
     value = value.astype(dtype)
-    return jnp.where(jnp.isnan(value), jnp.inf, value)
+    return jnp.where(jnp.isfinite(value), value, jnp.inf)
 
 
 def _scalar(value: optax.ScalarOrSchedule, count: jax.Array, dtype: jnp.dtype) -> jax.Array:

@@ -38,7 +38,7 @@ def test_nnx_optimizer_update(case):
         optimizer.update(model, grads, **case.extra_args(params_loss))
         return loss
 
-    for _ in range(100):
+    for _ in range(300):
         train_step(model, optimizer)
     assert float(nnx_loss(model)) < 1e-2 * initial
     opt_state = nnx.to_pure_dict(nnx.state(optimizer, nnx.optimizer.OptState))
