@@ -1,7 +1,12 @@
-"""Strict JAX numerics for every test: no silent rank or dtype promotion."""
+"""Strict JAX numerics for every test, and the `run_example` fixture for the examples' tests."""
+
+import runpy
+from pathlib import Path
 
 import jax
 import pytest
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 @pytest.fixture(autouse=True)
@@ -11,3 +16,16 @@ def strict_jax_numerics():
         jax.numpy_dtype_promotion("strict"),
     ):
         yield
+
+
+@pytest.fixture
+def run_example(tmp_path, capsys):
+    """Run ``examples/<name>.py --quick --out <tmp>``; return its summary, stdout and folder."""
+
+    def run(name: str, *args: str):
+        module = runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name=f"example_{name}")
+        with jax.numpy_dtype_promotion("standard"):
+            summary = module["main"](["--quick", "--out", str(tmp_path), *args])
+        return summary, capsys.readouterr().out, tmp_path
+
+    return run
