@@ -12,15 +12,14 @@ import jax.numpy as jnp
 import optax
 from tqdm.auto import tqdm
 
-from annealax import _keys
 from annealax._metropolis import (
     AnnealTrace,
     MetropolisConfig,
     MetropolisState,
     ValueFn,
     checked_value_fn,
+    configure,
     init_state,
-    make_config,
     step,
 )
 from annealax._sharding import check_mesh, constrain
@@ -123,10 +122,9 @@ def anneal(
         raise ValueError(f"`num_steps` must be a positive int, got {num_steps!r}")
     if callback is not None and not callable(callback):
         raise ValueError(f"`callback` must be callable or None, got {callback!r}")
-    typed_key = _keys.as_typed_key(key)
-    config = make_config(
+    config, typed_key = configure(
         num_chains,
-        key_impl=jax.random.key_impl(typed_key),
+        key=key,
         temperature=temperature,
         step_size=step_size,
         proposal=proposal,

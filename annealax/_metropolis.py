@@ -156,10 +156,9 @@ def metropolis(
         >>> bool(loss(params) < 0.05), bool(state.best_value <= loss(params))
         (True, True)
     """
-    typed_key = _keys.as_typed_key(key)
-    config = make_config(
+    config, typed_key = configure(
         num_chains,
-        key_impl=jax.random.key_impl(typed_key),
+        key=key,
         temperature=temperature,
         step_size=step_size,
         proposal=proposal,
@@ -189,18 +188,19 @@ def metropolis(
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
 
 
-def make_config(
+def configure(
     num_chains: int,
     *,
-    key_impl: Any,
+    key: Any,
     temperature: optax.ScalarOrSchedule,
     step_size: optax.ScalarOrSchedule,
     proposal: str | _proposals.Proposal,
     bounds: tuple[Any, Any] | None,
     minibatch: bool,
     acceptance_window: int,
-) -> MetropolisConfig:
-    """Check the static settings and gather them."""
+) -> tuple[MetropolisConfig, jax.Array]:
+    """Check the settings; return them gathered, and ``key`` as a typed key."""
+    typed_key = _keys.as_typed_key(key)
     if isinstance(num_chains, bool) or not isinstance(num_chains, int) or num_chains < 1:
         raise ValueError(f"`num_chains` must be a positive int, got {num_chains!r}")
     check_positive_or_schedule("temperature", temperature)
@@ -211,9 +211,9 @@ def make_config(
         and not (acceptance_window >= 1 and acceptance_window == int(acceptance_window))
     ):
         raise ValueError(f"`acceptance_window` must be a positive int, got {acceptance_window!r}")
-    return MetropolisConfig(
+    config = MetropolisConfig(
         num_chains=num_chains,
-        key_impl=key_impl,
+        key_impl=jax.random.key_impl(typed_key),
         temperature=temperature,
         step_size=step_size,
         proposal=_proposals.resolve(proposal),
@@ -221,6 +221,7 @@ def make_config(
         minibatch=bool(minibatch),
         acceptance_window=acceptance_window,
     )
+    return config, typed_key
 
 
 def check_positive_or_schedule(name: str, value: Any) -> None:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import functools
-import platform
-import re
 import statistics
 import time
 from collections.abc import Callable
@@ -26,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from machine import describe
 
 import annealax
 
@@ -157,22 +156,14 @@ def _random_tree(key: jax.Array, shapes: dict) -> dict:
 
 
 def machine() -> str:
-    versions = f"jax {jax.__version__}, optax {optax.__version__}"
+    description = describe("jax", "optax", "torch")
     try:
         import torch
 
-        versions += f", torch {torch.__version__} ({torch.get_num_threads()} threads)"
+        description += f" ({torch.get_num_threads()} torch threads)"
     except ImportError:
         pass
-    cpu = platform.processor() or platform.machine()
-    try:
-        model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
-        cpu = model.group(1) if model else cpu
-    except OSError:
-        pass
-    import os
-
-    return f"{cpu}, {os.cpu_count()} cores, {jax.devices()[0].platform.upper()}; {versions}"
+    return description
 
 
 def main(argv: list[str] | None = None) -> str:

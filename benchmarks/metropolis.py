@@ -22,9 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import os
-import platform
-import re
 import statistics
 import time
 from collections.abc import Callable
@@ -35,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from machine import describe
 from sklearn.datasets import load_digits
 
 import annealax
@@ -329,18 +327,7 @@ def scaling_table(num_steps: int) -> list[str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
-        cpu = model.group(1) if model else cpu
-    except OSError:
-        pass
-    import blackjax
-
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {jax.devices()[0].platform.upper()}; "
-        f"jax {jax.__version__}, blackjax {blackjax.__version__}, numpy {np.__version__}"
-    )
+    return describe("jax", "blackjax", "numpy")
 
 
 def main(argv: list[str] | None = None) -> str:
