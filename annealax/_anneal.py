@@ -89,11 +89,14 @@ def anneal(
             ``(key, params, step_size) -> params``.
         bounds: ``(lower, upper)``, scalars or pytrees like the params.
         mesh: A `jax.sharding.Mesh` with an axis ``"chains"``: the chains are split over it.
-            Results are bit-identical to those on one device.
+            The random draws and the exchanges across devices do not depend on the split, so
+            results are bit-identical to one device whenever XLA computes ``value_fn`` to the same
+            bits for any number of chains per device (see the multi-device guide).
         callback: Called from inside the compiled loop at every step as
             ``callback(step, info)`` with an `AnnealTrace` of scalars (through
             `jax.debug.callback`; it costs a device-to-host transfer per step).
-        progress: Show a tqdm progress bar, fed from inside the compiled loop.
+        progress: Show a tqdm progress bar, fed from inside the compiled loop (only in a call
+            outside `jax.jit` and `jax.vmap`).
         acceptance_window: See `metropolis`.
 
     Returns:
@@ -152,6 +155,13 @@ def anneal(
         callback=callback,
         progress_every=max(1, num_steps // 100) if progress else 0,
     )
+    if progress and any(
+        isinstance(x, jax.core.Tracer) for x in jax.tree.leaves((init_params, key))
+    ):
+        raise ValueError(
+            "`progress=True` needs a call of anneal outside jax.jit and jax.vmap, got traced "
+            "arguments; use progress=False there"
+        )
     # Weakly typed leaves (such as jnp.full(3, 2.0)) would compile a run of their own.
     init_params = jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.result_type(x)), init_params)
     if not progress:

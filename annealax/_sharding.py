@@ -58,8 +58,10 @@ def shard_chains(opt_state: Any, mesh: Mesh) -> Any:
     The per-chain fields (``chains``, ``values``, ``rng_key``, ``step_size``,
     ``acceptance_rate``) are split along their leading axis over the mesh axis ``"chains"``; the
     rest of the state is replicated. Each chain has its own key, so the results are bit-identical
-    to those on one device. ``opt_state`` may be a `MetropolisState` or any optax state that
-    holds one (a chain, `optax.inject_hyperparams`, ...).
+    to those on one device as long as XLA computes the loss of a chain to the same bits for any
+    number of chains per device (see the multi-device guide). ``opt_state`` may be a
+    `MetropolisState` or any optax state that holds one (a chain, `optax.inject_hyperparams`,
+    ...).
 
     Args:
         opt_state: The optimizer state.

@@ -91,6 +91,14 @@ def test_progress_bar_reaches_the_end(capsys):
     assert "anneal" in err and "200/200" in err
 
 
+def test_progress_bar_under_vmap_is_refused():
+    def best(key):
+        return annealax.anneal(rastrigin, jnp.ones(2), key=key, num_steps=5, progress=True)
+
+    with pytest.raises(ValueError, match=r"`progress=True` needs a call of anneal outside"):
+        jax.vmap(best)(jax.random.split(jax.random.key(0), 2))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
