@@ -9,8 +9,8 @@ training wall time per run) and writes a plot of the training loss and the resca
 against the step, averaged over the seeds, and of the momentum coefficient rho_t of each cooling
 law, like the CoolMomentum paper's CIFAR-10 figure.
 
-    python examples/train_digits.py            # 60 epochs, 3 seeds: about 1.5 minutes on 2 cores
-    python examples/train_digits.py --quick    # 3 epochs, 1 seed: a few seconds
+    python examples/train_digits.py            # 60 epochs, 3 seeds: about a minute on 2 cores
+    python examples/train_digits.py --quick    # 3 epochs, 1 seed: about 15 s
 """
 
 from __future__ import annotations
