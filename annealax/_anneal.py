@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 from collections.abc import Callable
@@ -209,17 +210,14 @@ def _run(init_params, key, dynamic, *, static: _Static) -> AnnealResult:
 _BARS: list[tqdm] = []  # the bars of the runs in progress; callbacks advance the newest
 
 
-class _active_bar:  # noqa: N801
+@contextlib.contextmanager
+def _active_bar(bar: tqdm):
     """Make ``bar`` the one that progress callbacks advance while a run is in progress."""
-
-    def __init__(self, bar: tqdm):
-        self.bar = bar
-
-    def __enter__(self):
-        _BARS.append(self.bar)
-
-    def __exit__(self, *exc_info):
-        _BARS.remove(self.bar)
+    _BARS.append(bar)
+    try:
+        yield
+    finally:
+        _BARS.remove(bar)
 
 
 def _advance_bar(count: jax.Array) -> None:

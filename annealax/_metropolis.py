@@ -301,8 +301,9 @@ def step(
         state.acceptance_rate + (accepted.astype(dtype) - state.acceptance_rate) / window
     )
 
-    improved = jnp.min(values) < state.best_value
-    best_value = jnp.where(improved, jnp.min(values), state.best_value)
+    step_min = jnp.min(values)
+    improved = step_min < state.best_value
+    best_value = jnp.where(improved, step_min, state.best_value)
     if step_best:
         best_chain = _select_chain(chains, jnp.argmin(values))
         best_params = jax.tree.map(
