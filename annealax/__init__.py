@@ -15,8 +15,17 @@ from annealax._coolmomentum import (
     scale_by_coolmomentum,
 )
 from annealax._metropolis import MetropolisState, metropolis
+from annealax._polish import Polish, polish
+from annealax._proposals import RandomWalk, random_walk
+from annealax._schedules import (
+    geometric_temperature,
+    linear_temperature,
+    logarithmic_temperature,
+    restarting_temperature,
+)
 from annealax._sharding import shard_chains
 from annealax._temperature import TrackTemperatureState, track_temperature
+from annealax._tempering import ReplicaExchange, replica_exchange
 
 __version__ = "0.1.0"
 
@@ -25,6 +34,9 @@ __all__ = [
     "AnnealTrace",
     "CoolMomentumState",
     "MetropolisState",
+    "Polish",
+    "RandomWalk",
+    "ReplicaExchange",
     "ScaleByCoolMomentumState",
     "TrackTemperatureState",
     "anneal",
@@ -32,9 +44,16 @@ __all__ = [
     "coolmomentum",
     "exponential_cooling",
     "friction_cooling",
+    "geometric_temperature",
     "linear_cooling",
+    "linear_temperature",
+    "logarithmic_temperature",
     "metropolis",
     "momentum_schedule",
+    "polish",
+    "random_walk",
+    "replica_exchange",
+    "restarting_temperature",
     "scale_by_coolmomentum",
     "shard_chains",
     "track_temperature",

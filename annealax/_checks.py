@@ -35,3 +35,13 @@ def check_total_steps(total_steps: Any) -> None:
 def check_non_negative(name: str, value: Any) -> None:
     if is_python_number(value) and not value >= 0.0:
         raise ValueError(f"`{name}` must be >= 0, got {value!r}")
+
+
+def check_positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive int, got {value!r}")
+
+
+def check_optional_positive_int(name: str, value: Any) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"`{name}` must be a positive int or None, got {value!r}")

@@ -10,8 +10,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from annealax import _checks, _keys, _proposals
+from annealax import _checks, _keys, _proposals, _self_tuning, _tempering
+from annealax._schedules import geometric_temperature
 from annealax._temperature import accumulation_dtype
+from annealax._tempering import ReplicaExchange
 
 ValueFn = Callable[[optax.Params], jax.Array]
 
@@ -26,12 +28,21 @@ class MetropolisState(NamedTuple):
         chains: The chains: the params pytree with a leading axis of size ``num_chains``.
         values: Each chain's loss, shape ``(num_chains,)`` (``+inf`` before the first step, and
             for a chain whose starting loss is NaN or infinite).
-        temperature: The temperature of the last step.
+        temperature: The base temperature $T_t$ of the last step (that of the coldest rung
+            under replica exchange).
+        temperature_scale: With ``temperature="auto"``, the measured initial temperature $T_0$
+            (0 before the first step); 1 otherwise.
         step_size: Each chain's proposal scale in the last step, shape ``(num_chains,)``.
+        log_step_factor: The logarithm of each chain's adapted factor on the step size.
         acceptance_rate: Each chain's fraction of accepted proposals over the recent steps
             (a running mean over the last ``acceptance_window`` steps), shape ``(num_chains,)``.
+        rung: Each chain's rung on the replica-exchange ladder (0, the coldest, without one).
+        swap_rate: The fraction of accepted swaps of each pair of neighbouring rungs over the
+            recent swap rounds, shape ``(num_temperatures - 1,)`` (a single 0 without a
+            ladder).
         best_params: The lowest-loss point seen so far, over all chains and steps.
         best_value: Its loss.
+        best_step: The number of steps done when it was found.
     """
 
     count: jax.Array
@@ -39,10 +50,15 @@ class MetropolisState(NamedTuple):
     chains: optax.Params
     values: jax.Array
     temperature: jax.Array
+    temperature_scale: jax.Array
     step_size: jax.Array
+    log_step_factor: jax.Array
     acceptance_rate: jax.Array
+    rung: jax.Array
+    swap_rate: jax.Array
     best_params: optax.Params
     best_value: jax.Array
+    best_step: jax.Array
 
 
 class AnnealTrace(NamedTuple):
@@ -65,28 +81,52 @@ class MetropolisConfig:
 
     num_chains: int
     key_impl: Any
-    temperature: optax.ScalarOrSchedule
-    step_size: optax.ScalarOrSchedule
+    temperature: optax.ScalarOrSchedule | str
+    cooling: optax.Schedule | None
+    step_size: optax.ScalarOrSchedule | str
     proposal: _proposals.Proposal
     bounds: Any
     minibatch: bool
     acceptance_window: int
+    target_acceptance: float | None
+    adaptation_rate: float
+    adapt_steps: int | None
+    jump_probability: float
+    replica_exchange: ReplicaExchange | None
+
+    @property
+    def num_temperatures(self) -> int:
+        return 1 if self.replica_exchange is None else self.replica_exchange.num_temperatures
+
+
+AUTO_FINAL_TEMPERATURE_RATIO = 1e-4
+"""With ``temperature="auto"`` and no ``cooling``, the run cools geometrically to this times T0."""
+
+AUTO_STEP_FRACTION = 0.1
+"""``step_size="auto"`` starts at this fraction of the mean width of the bounds (or at 0.1)."""
 
 
 def metropolis(
     num_chains: int,
     *,
     key: jax.Array | int,
-    temperature: optax.ScalarOrSchedule = 1.0,
-    step_size: optax.ScalarOrSchedule = 0.1,
+    temperature: optax.ScalarOrSchedule | str = 1.0,
+    step_size: optax.ScalarOrSchedule | str = 0.1,
     proposal: str | _proposals.Proposal = "gaussian",
     bounds: tuple[Any, Any] | None = None,
     minibatch: bool = False,
     acceptance_window: int = 100,
+    target_acceptance: float | None = 0.234,
+    adaptation_rate: float = 0.05,
+    adapt_steps: int | None = None,
+    jump_probability: float = 0.0,
+    cooling: optax.Schedule | None = None,
+    num_steps: int | None = None,
+    replica_exchange: ReplicaExchange | None = None,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Simulated annealing by the Metropolis rule, with ``num_chains`` chains in parallel.
 
-    Each step moves every chain $x$ to a proposal $x' = x + \sigma \xi$ (``step_size``
+    Each step moves every chain $x$ to a proposal $x' = x + \sigma \xi$ (step size
     $\sigma$, noise $\xi$ of the chosen ``proposal``, reflected into ``bounds``), evaluates the
     loss $E$ and accepts with probability
 
@@ -99,6 +139,28 @@ def metropolis(
     infinite is never accepted. At a fixed temperature the chains sample the Boltzmann
     distribution $\propto \exp(-E / T)$; lowering $T_t$ (a schedule) anneals them towards minima.
     The chains move independently, each with its own key, through `jax.vmap`.
+
+    Self-tuning, inside the compiled step:
+
+    * Step sizes: each chain's $\sigma$ is the ``step_size`` times a factor $s$ adapted at
+      every step, $\log s \mathrel{+}= \gamma (a_t - a^*)$ with $a_t$ whether the chain's move
+      was accepted, $a^* =$ ``target_acceptance`` and $\gamma =$ ``adaptation_rate``. The
+      acceptance rate of each chain settles at $a^*$ (0.234, the optimum of Roberts, Gelman and
+      Gilks for random walks in many dimensions) as the temperature falls. Adaptation makes
+      the chain inexact while it runs: ``adapt_steps`` stops it after that many steps, after
+      which the chains are exact Metropolis samplers with the step sizes reached.
+    * ``temperature="auto"``: the first step measures $T_0$ from the energy increases of its
+      proposals (the median uphill move is accepted with probability 0.8), and the run cools
+      as $T_t = T_0 \cdot \text{cooling}(t)$; the default ``cooling`` falls geometrically from
+      1 to 1e-4 over ``num_steps``. Losses of any scale need no hand-picked temperature.
+    * ``step_size="auto"``: $\sigma$ starts at a tenth of the mean width of ``bounds``
+      (or at 0.1 without bounds) and adapts.
+    * Jumps: as the temperature falls, the adapted step sizes shrink to the width of the basin
+      a chain is in, and the chain can no longer reach another basin. With
+      ``jump_probability`` $p$, each move uses the initial step size (``step_size`` without
+      the adapted factor) with probability $p$, drawn independently of the chain's position,
+      so the mixture of the two moves stays symmetric; the adaptation counts only the other
+      moves.
 
     The update needs the extra argument ``value_fn``, the scalar loss of one params pytree:
     ``tx.update(grads, state, params, value_fn=loss)``; the incoming gradients are ignored and
@@ -117,23 +179,35 @@ def metropolis(
         num_chains: The number of chains, >= 1.
         key: An int seed, a typed `jax.random.key` or a legacy uint32 key; split into one key
             per chain.
-        temperature: $T_t$, a float > 0 or an `optax.Schedule` of the step count (any optax
-            schedule, such as ``optax.exponential_decay``, is a cooling schedule).
-        step_size: $\sigma$, a float > 0 or an `optax.Schedule`.
-        proposal: ``"gaussian"``, ``"cauchy"`` or a symmetric move
-            ``(key, params, step_size) -> params`` for one chain.
+        temperature: $T_t$: a float > 0, an `optax.Schedule` of the step count (a cooling
+            schedule such as `geometric_temperature`) or ``"auto"``.
+        step_size: $\sigma$: a float > 0, an `optax.Schedule` or ``"auto"``.
+        proposal: ``"gaussian"``, ``"cauchy"``, a `random_walk` (sparse and per-leaf moves)
+            or a symmetric move ``(key, params, step_size) -> params`` for one chain.
         bounds: ``(lower, upper)``, scalars or pytrees like the params; proposals are reflected
             into the box.
         minibatch: Re-evaluate the current chains at every step (see above).
-        acceptance_window: The number of recent steps over which ``acceptance_rate`` averages.
+        acceptance_window: The number of recent steps over which ``acceptance_rate`` and
+            ``swap_rate`` average.
+        target_acceptance: $a^*$ in (0, 1), or None for fixed step sizes.
+        adaptation_rate: $\gamma > 0$.
+        adapt_steps: Stop adapting after this many steps (None: never).
+        jump_probability: The probability, in [0, 1), that a chain's move uses the initial
+            step size instead of its adapted one (see above).
+        cooling: With ``temperature="auto"``, the schedule of $T_t / T_0$ (it should start at
+            1); by default geometric from 1 to 1e-4 over ``num_steps``.
+        num_steps: The length of the run, for the default ``cooling``.
+        replica_exchange: A `replica_exchange` ladder, or None.
 
     Returns:
         An `optax.GradientTransformationExtraArgs` whose state is a `MetropolisState`.
 
     Raises:
         ValueError: For a bad ``num_chains``, ``key``, constant ``temperature`` or ``step_size``
-            <= 0, an unknown ``proposal`` or ``bounds`` with lower >= upper; at update, for a
-            missing or non-callable ``value_fn``.
+            <= 0, an unknown ``proposal``, ``bounds`` with lower >= upper, a bad adaptation
+            setting, ``temperature="auto"`` without ``cooling`` or ``num_steps``, or a ladder
+            whose size does not divide ``num_chains``; at update, for a missing or non-callable
+            ``value_fn``.
 
     Examples:
         >>> import jax
@@ -142,9 +216,7 @@ def metropolis(
         >>> import annealax
         >>> def loss(x):
         ...     return jnp.sum((x - 2.0) ** 2)
-        >>> tx = annealax.metropolis(
-        ...     64, key=0, temperature=optax.exponential_decay(1.0, 200, 1e-3), step_size=0.3
-        ... )
+        >>> tx = annealax.metropolis(64, key=0, temperature="auto", num_steps=200)
         >>> @jax.jit
         ... def train_step(params, state):
         ...     updates, state = tx.update(None, state, params, value_fn=loss)
@@ -165,6 +237,13 @@ def metropolis(
         bounds=bounds,
         minibatch=minibatch,
         acceptance_window=acceptance_window,
+        target_acceptance=target_acceptance,
+        adaptation_rate=adaptation_rate,
+        adapt_steps=adapt_steps,
+        jump_probability=jump_probability,
+        cooling=cooling,
+        num_steps=num_steps,
+        replica_exchange=replica_exchange,
     )
 
     def init_fn(params: optax.Params) -> MetropolisState:
@@ -192,43 +271,92 @@ def configure(
     num_chains: int,
     *,
     key: Any,
-    temperature: optax.ScalarOrSchedule,
-    step_size: optax.ScalarOrSchedule,
-    proposal: str | _proposals.Proposal,
-    bounds: tuple[Any, Any] | None,
-    minibatch: bool,
-    acceptance_window: int,
+    temperature: optax.ScalarOrSchedule | str = 1.0,
+    step_size: optax.ScalarOrSchedule | str = 0.1,
+    proposal: str | _proposals.Proposal = "gaussian",
+    bounds: tuple[Any, Any] | None = None,
+    minibatch: bool = False,
+    acceptance_window: int = 100,
+    target_acceptance: float | None = 0.234,
+    adaptation_rate: float = 0.05,
+    adapt_steps: int | None = None,
+    jump_probability: float = 0.0,
+    cooling: optax.Schedule | None = None,
+    num_steps: int | None = None,
+    replica_exchange: ReplicaExchange | None = None,
 ) -> tuple[MetropolisConfig, jax.Array]:
     """Check the settings; return them gathered, and ``key`` as a typed key."""
     typed_key = _keys.as_typed_key(key)
-    if isinstance(num_chains, bool) or not isinstance(num_chains, int) or num_chains < 1:
-        raise ValueError(f"`num_chains` must be a positive int, got {num_chains!r}")
-    check_positive_or_schedule("temperature", temperature)
-    check_positive_or_schedule("step_size", step_size)
+    _checks.check_positive_int("num_chains", num_chains)
+    check_positive_or_schedule("temperature", temperature, allow_auto=True)
+    check_positive_or_schedule("step_size", step_size, allow_auto=True)
     _proposals.check_bounds(bounds)
     if isinstance(acceptance_window, bool) or (
         _checks.is_python_number(acceptance_window)
         and not (acceptance_window >= 1 and acceptance_window == int(acceptance_window))
     ):
         raise ValueError(f"`acceptance_window` must be a positive int, got {acceptance_window!r}")
+    if isinstance(target_acceptance, bool | str) or (
+        _checks.is_python_number(target_acceptance) and not 0 < target_acceptance < 1
+    ):
+        raise ValueError(
+            f"`target_acceptance` must be a float in (0, 1) or None, got {target_acceptance!r}"
+        )
+    if isinstance(adaptation_rate, bool | str | None) or (
+        _checks.is_python_number(adaptation_rate) and not adaptation_rate > 0
+    ):
+        raise ValueError(f"`adaptation_rate` must be a float > 0, got {adaptation_rate!r}")
+    _checks.check_optional_positive_int("adapt_steps", adapt_steps)
+    if isinstance(jump_probability, bool | str | None) or (
+        _checks.is_python_number(jump_probability) and not 0 <= jump_probability < 1
+    ):
+        raise ValueError(f"`jump_probability` must be a float in [0, 1), got {jump_probability!r}")
+    _checks.check_optional_positive_int("num_steps", num_steps)
+    if cooling is not None and not callable(cooling):
+        raise ValueError(f"`cooling` must be an optax.Schedule or None, got {cooling!r}")
+    if temperature == "auto" and cooling is None:
+        if num_steps is None:
+            raise ValueError(
+                '`temperature="auto"` needs `num_steps` (the length of the default geometric '
+                "cooling) or a `cooling` schedule, got neither"
+            )
+        cooling = geometric_temperature(1.0, AUTO_FINAL_TEMPERATURE_RATIO, num_steps)
+    if replica_exchange is not None:
+        if not isinstance(replica_exchange, ReplicaExchange):
+            raise ValueError(
+                "`replica_exchange` must be annealax.replica_exchange(...) or None, got "
+                f"{replica_exchange!r}"
+            )
+        if num_chains % replica_exchange.num_temperatures:
+            raise ValueError(
+                "`num_chains` must be a multiple of the ladder's "
+                f"{replica_exchange.num_temperatures} temperatures, got {num_chains!r}"
+            )
     config = MetropolisConfig(
         num_chains=num_chains,
         key_impl=jax.random.key_impl(typed_key),
         temperature=temperature,
+        cooling=cooling if temperature == "auto" else None,
         step_size=step_size,
         proposal=_proposals.resolve(proposal),
         bounds=None if bounds is None else tuple(bounds),
         minibatch=bool(minibatch),
         acceptance_window=acceptance_window,
+        target_acceptance=target_acceptance,
+        adaptation_rate=adaptation_rate,
+        adapt_steps=adapt_steps,
+        jump_probability=jump_probability,
+        replica_exchange=replica_exchange,
     )
     return config, typed_key
 
 
-def check_positive_or_schedule(name: str, value: Any) -> None:
-    if callable(value):
+def check_positive_or_schedule(name: str, value: Any, *, allow_auto: bool = False) -> None:
+    if callable(value) or (allow_auto and isinstance(value, str) and value == "auto"):
         return
-    if isinstance(value, bool) or (_checks.is_python_number(value) and not value > 0):
-        raise ValueError(f"`{name}` must be > 0 or an optax.Schedule, got {value!r}")
+    if isinstance(value, str | bool) or (_checks.is_python_number(value) and not value > 0):
+        allowed = ', an optax.Schedule or "auto"' if allow_auto else " or an optax.Schedule"
+        raise ValueError(f"`{name}` must be > 0{allowed}, got {value!r}")
 
 
 def checked_value_fn(value_fn: Any) -> ValueFn:
@@ -244,21 +372,32 @@ def checked_value_fn(value_fn: Any) -> ValueFn:
 
 def init_state(config: MetropolisConfig, key: jax.Array, params: optax.Params) -> MetropolisState:
     dtype = accumulation_dtype(params)
-    chain_keys = jax.random.split(key, config.num_chains)
+    num_chains = config.num_chains
+    chain_keys = jax.random.split(key, num_chains)
     count = jnp.zeros([], jnp.int32)
     chains = jax.tree.map(
-        lambda x: jnp.broadcast_to(jnp.asarray(x), (config.num_chains, *jnp.shape(x))), params
+        lambda x: jnp.broadcast_to(jnp.asarray(x), (num_chains, *jnp.shape(x))), params
     )
-    return MetropolisState(
+    log_step_factor = jnp.full((num_chains,), _initial_log_step_factor(config, params), dtype)
+    state = MetropolisState(
         count=count,
         rng_key=jax.random.key_data(chain_keys),
         chains=chains,
-        values=jnp.full((config.num_chains,), jnp.inf, dtype),
-        temperature=_scalar(config.temperature, count, dtype),
-        step_size=jnp.full((config.num_chains,), _scalar(config.step_size, count, dtype)),
-        acceptance_rate=jnp.zeros((config.num_chains,), dtype),
+        values=jnp.full((num_chains,), jnp.inf, dtype),
+        temperature=jnp.zeros([], dtype),
+        temperature_scale=jnp.asarray(0 if _is_auto(config.temperature) else 1, dtype),
+        step_size=jnp.zeros((num_chains,), dtype),
+        log_step_factor=log_step_factor,
+        acceptance_rate=jnp.zeros((num_chains,), dtype),
+        rung=_tempering.initial_rungs(num_chains, config.num_temperatures),
+        swap_rate=jnp.zeros((max(config.num_temperatures - 1, 1),), dtype),
         best_params=jax.tree.map(jnp.asarray, params),
         best_value=jnp.asarray(jnp.inf, dtype),
+        best_step=count,
+    )
+    return state._replace(
+        temperature=_base_temperature(config, state.temperature_scale, count, dtype),
+        step_size=_step_sizes(config, state.log_step_factor, count, dtype),
     )
 
 
@@ -271,35 +410,72 @@ def step(
     when it improves on the best so far, which saves a pass over the chains on most steps.
     """
     dtype = state.values.dtype
+    count = state.count
     evaluate = jax.vmap(lambda params: _energy(value_fn, params, dtype))
     if config.minibatch:
         values = evaluate(state.chains)
     else:
-        values = jax.lax.cond(
-            state.count == 0, lambda: evaluate(state.chains), lambda: state.values
-        )
-    temperature = _scalar(config.temperature, state.count, dtype)
-    step_size = jnp.broadcast_to(_scalar(config.step_size, state.count, dtype), values.shape)
+        values = jax.lax.cond(count == 0, lambda: evaluate(state.chains), lambda: state.values)
 
     keys = jax.random.wrap_key_data(state.rng_key, impl=config.key_impl)
-    split_keys = jax.vmap(lambda k: jax.random.split(k, 3))(keys)
-    next_keys, proposal_keys, accept_keys = (split_keys[:, i] for i in range(3))
+    split_keys = jax.vmap(lambda k: jax.random.split(k, 5))(keys)
+    next_keys, proposal_keys, accept_keys, swap_keys, jump_keys = (
+        split_keys[:, i] for i in range(5)
+    )
+    step_size = _step_sizes(config, state.log_step_factor, count, dtype)
+    jumps = jnp.zeros(step_size.shape, bool)
+    if not (_checks.is_python_number(config.jump_probability) and config.jump_probability == 0):
+        jumps = _uniforms(jump_keys, dtype) < config.jump_probability
+        initial_step = _step_sizes(config, _initial_log_step_factor(config, state), count, dtype)
+        step_size = jnp.where(jumps, initial_step, step_size)
     proposals = jax.vmap(config.proposal)(proposal_keys, state.chains, step_size)
     if config.bounds is not None:
         proposals = jax.vmap(lambda p: _proposals.reflect(p, config.bounds))(proposals)
     proposal_values = evaluate(proposals)
-    log_u = jnp.log(jax.vmap(lambda k: jax.random.uniform(k, dtype=dtype))(accept_keys))
-    accepted = accept(values, proposal_values, temperature, log_u)
+
+    temperature_scale = state.temperature_scale
+    if _is_auto(config.temperature):
+        temperature_scale = jax.lax.cond(
+            count == 0,
+            lambda: _self_tuning.initial_temperature(values, proposal_values),
+            lambda: temperature_scale,
+        )
+    temperature = _base_temperature(config, temperature_scale, count, dtype)
+    ladder = _ladder(config, dtype)
+    chain_temperatures = temperature * ladder[state.rung]
+    log_u = jnp.log(_uniforms(accept_keys, dtype))
+    accepted = accept(values, proposal_values, chain_temperatures, log_u)
 
     chains = jax.tree.map(
         lambda new, old: jnp.where(_expand(accepted, new), new, old), proposals, state.chains
     )
     values = jnp.where(accepted, proposal_values, values)
-    window = jnp.minimum(state.count + 1, jnp.asarray(config.acceptance_window, jnp.int32))
-    window = window.astype(dtype)
-    acceptance_rate = (
-        state.acceptance_rate + (accepted.astype(dtype) - state.acceptance_rate) / window
-    )
+    log_step_factor = state.log_step_factor
+    if config.target_acceptance is not None:
+        adapting = jnp.asarray(True) if config.adapt_steps is None else count < config.adapt_steps
+        log_step_factor = _self_tuning.adapt_log_step_factor(
+            log_step_factor,
+            accepted,
+            config.target_acceptance,
+            config.adaptation_rate,
+            adapting & ~jumps,
+        )
+    window = jnp.minimum(count + 1, jnp.asarray(config.acceptance_window, jnp.int32))
+    acceptance_rate = state.acceptance_rate + (
+        accepted.astype(dtype) - state.acceptance_rate
+    ) / window.astype(dtype)
+    rung, swap_rate = state.rung, state.swap_rate
+    if config.replica_exchange is not None:
+        rung, swap_rate, (log_step_factor, acceptance_rate) = _swap_round(
+            config,
+            count,
+            rung,
+            swap_rate,
+            values,
+            1 / (temperature * ladder),
+            jnp.log(_uniforms(swap_keys, dtype)),
+            (log_step_factor, acceptance_rate),
+        )
 
     step_min = jnp.min(values)
     improved = step_min < state.best_value
@@ -316,20 +492,48 @@ def step(
             lambda: _select_chain(chains, jnp.argmin(values)),
             lambda: state.best_params,
         )
+    new_count = optax.safe_increment(count)
     new_state = MetropolisState(
-        count=optax.safe_increment(state.count),
+        count=new_count,
         rng_key=jax.random.key_data(next_keys),
         chains=chains,
         values=values,
         temperature=temperature,
+        temperature_scale=temperature_scale,
         step_size=step_size,
+        log_step_factor=log_step_factor,
         acceptance_rate=acceptance_rate,
+        rung=rung,
+        swap_rate=swap_rate,
         best_params=best_params,
         best_value=best_value,
+        best_step=jnp.where(improved, new_count, state.best_step),
     )
     num_accepted = jnp.sum(accepted.astype(jnp.int32))
     info = AnnealTrace(best_value, num_accepted.astype(dtype) / config.num_chains, temperature)
     return new_state, info, best_chain
+
+
+def _swap_round(config, count, rung, swap_rate, values, inverse_temperatures, log_u, carried):
+    """Replica-exchange swaps every ``swap_every`` steps; ``carried`` follow the rungs."""
+    swap_every = config.replica_exchange.swap_every
+    done = count + 1
+    round_index = done // swap_every - 1
+    parity = round_index % 2
+
+    def swap_now():
+        result = _tempering.swap(rung, values, inverse_temperatures, log_u, parity)
+        moved = jax.tree.map(lambda x: x[result.source], carried)
+        pair = jnp.arange(swap_rate.shape[0])
+        tried = pair % 2 == parity
+        attempts = jnp.where(round_index >= pair % 2, (round_index - pair % 2) // 2 + 1, 0)
+        window = jnp.clip(attempts, 1, config.acceptance_window).astype(swap_rate.dtype)
+        fraction = jnp.sum(result.accepted.astype(jnp.int32), axis=0).astype(swap_rate.dtype)
+        fraction = fraction / result.accepted.shape[0]
+        new_rate = jnp.where(tried, swap_rate + (fraction - swap_rate) / window, swap_rate)
+        return result.rung, new_rate, moved
+
+    return jax.lax.cond(done % swap_every == 0, swap_now, lambda: (rung, swap_rate, carried))
 
 
 def accept(
@@ -349,6 +553,49 @@ def _energy(value_fn: ValueFn, params: optax.Params, dtype: jnp.dtype) -> jax.Ar
         raise ValueError(f"`value_fn` must return a scalar loss, got shape {value.shape}")
     value = value.astype(dtype)
     return jnp.where(jnp.isfinite(value), value, jnp.inf)
+
+
+def _is_auto(value: Any) -> bool:
+    return isinstance(value, str) and value == "auto"
+
+
+def _base_temperature(
+    config: MetropolisConfig, scale: jax.Array, count: jax.Array, dtype: jnp.dtype
+) -> jax.Array:
+    if _is_auto(config.temperature):
+        return scale * _scalar(config.cooling, count, dtype)
+    return _scalar(config.temperature, count, dtype)
+
+
+def _step_sizes(
+    config: MetropolisConfig, log_step_factor: jax.Array, count: jax.Array, dtype: jnp.dtype
+) -> jax.Array:
+    base = 1 if _is_auto(config.step_size) else _scalar(config.step_size, count, dtype)
+    return base * jnp.exp(jnp.asarray(log_step_factor).astype(dtype))
+
+
+def _initial_log_step_factor(config: MetropolisConfig, like: Any) -> jax.Array:
+    """The logarithm of the step-size factor at the start: 0, or that of ``step_size="auto"``.
+
+    ``like`` is anything with the params' structure (params, or a state's ``best_params``).
+    """
+    if isinstance(like, MetropolisState):
+        like = like.best_params
+    if not _is_auto(config.step_size):
+        return jnp.zeros([])
+    if config.bounds is None:
+        return jnp.log(jnp.asarray(AUTO_STEP_FRACTION, jnp.float32))
+    return jnp.log(AUTO_STEP_FRACTION * _proposals.mean_width(like, config.bounds))
+
+
+def _ladder(config: MetropolisConfig, dtype: jnp.dtype) -> jax.Array:
+    if config.replica_exchange is None:
+        return jnp.ones((1,), dtype)
+    return jnp.asarray(config.replica_exchange.ladder, dtype)
+
+
+def _uniforms(keys: jax.Array, dtype: jnp.dtype) -> jax.Array:
+    return jax.vmap(lambda k: jax.random.uniform(k, dtype=dtype))(keys)
 
 
 def _scalar(value: optax.ScalarOrSchedule, count: jax.Array, dtype: jnp.dtype) -> jax.Array:

@@ -1,11 +1,13 @@
-"""Proposal moves of the Metropolis annealer, for one chain: ``(key, params, step_size) -> params``.
+r"""Proposal moves of the Metropolis annealer: ``(key, params, step_size) -> params``, one chain.
 
-Every built-in move is symmetric, so the Metropolis rule samples the Boltzmann distribution;
-reflection at the walls of a box keeps it symmetric.
+Every built-in move is a symmetric random walk, $q(x \to x') = q(x' \to x)$, so the Metropolis
+rule samples the Boltzmann distribution; reflection at the walls of a box keeps it symmetric.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -14,32 +16,137 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from annealax import _checks
+
 Proposal = Callable[[jax.Array, optax.Params, jax.Array], optax.Params]
+
+NOISES = {"gaussian": jax.random.normal, "cauchy": jax.random.cauchy}
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomWalk:
+    """A symmetric random-walk move; see `random_walk`. Hashable, so it can key a compilation."""
+
+    noise: str = "gaussian"
+    count: int | None = None
+    fraction: float | None = None
+    per_leaf: bool = False
+
+    def __call__(self, key: jax.Array, params: optax.Params, step_size: jax.Array) -> Any:
+        leaves, treedef = jax.tree.flatten(params)
+        if not leaves:
+            return params
+        flat, unravel = _concatenate(leaves)
+        scale = _per_leaf_scale(leaves, flat.dtype) if self.per_leaf else None
+        size = flat.shape[0]
+        sample = NOISES[self.noise]
+        step_size = jnp.asarray(step_size).astype(flat.dtype)
+        if self.count is None or self.count >= size:
+            if self.fraction is None:
+                steps = sample(key, (size,), flat.dtype)
+            else:
+                noise_key, subset_key = jax.random.split(key)
+                steps = sample(noise_key, (size,), flat.dtype)
+                moves = jax.random.uniform(subset_key, (size,)) < self.fraction
+                steps = jnp.where(moves, steps, jnp.zeros((), flat.dtype))
+            moved = flat + step_size * _scaled(steps, scale)
+        else:
+            noise_key, subset_key = jax.random.split(key)
+            index = _random_subset(subset_key, size, self.count)
+            steps = sample(noise_key, (self.count,), flat.dtype)
+            if scale is not None:
+                steps = steps * scale[index]
+            moved = flat.at[index].add(step_size * steps)
+        return treedef.unflatten(unravel(moved))
+
+
+def random_walk(
+    noise: str = "gaussian",
+    *,
+    count: int | None = None,
+    fraction: float | None = None,
+    per_leaf: bool = False,
+) -> RandomWalk:
+    r"""A symmetric random-walk proposal $x' = x + \sigma\, s \odot m \odot \xi$.
+
+    $\xi$ is standard ``noise`` on every coordinate, $\sigma$ the chain's step size, $m$ a
+    random 0/1 mask of the coordinates that move and $s$ a fixed per-coordinate scale. Every
+    part is drawn independently of $x$ and $\xi$ is symmetric, so $q(x \to x') = q(x' \to x)$ and
+    the Metropolis rule keeps the Boltzmann distribution.
+
+    * Dense moves (the default) perturb every coordinate.
+    * ``count=k`` perturbs exactly $k$ coordinates chosen uniformly at random without
+      replacement, over all leaves together (``count=1``: one coordinate at a time). A
+      $k$-coordinate move changes the loss by about $\sqrt{k}$ one-coordinate changes instead of
+      $\sqrt{d}$, so the step size that the adaptation settles on stays large in high dimension.
+    * ``fraction=f`` perturbs each coordinate independently with probability $f$ (so $f d$
+      coordinates on average).
+    * ``per_leaf=True`` scales each leaf's noise by $s = 1 / \sqrt{\text{fan-in}}$ with
+      fan-in the product of all but the last dimension of a leaf with two or more dimensions
+      (1 for vectors and scalars): a step size of 1 moves each weight matrix by the spread of
+      its LeCun initialisation, and biases by 1. For neural networks, where the leaves differ in
+      size by orders of magnitude.
+
+    Args:
+        noise: ``"gaussian"`` or ``"cauchy"`` (heavy-tailed: mostly small steps, now and then a
+            long jump; the "fast annealing" of Szu and Hartley).
+        count: The number of coordinates moved at each step, >= 1; or None.
+        fraction: The probability that a coordinate moves, in (0, 1]; or None. At most one of
+            ``count`` and ``fraction``.
+        per_leaf: Scale each leaf's noise by $1 / \sqrt{\text{fan-in}}$.
+
+    Returns:
+        A proposal ``(key, params, step_size) -> params`` for ``proposal=``.
+
+    Raises:
+        ValueError: For an unknown ``noise``, a bad ``count`` or ``fraction``, or both given.
+
+    Examples:
+        >>> import jax
+        >>> import jax.numpy as jnp
+        >>> import annealax
+        >>> move = annealax.random_walk("cauchy", count=1)
+        >>> x = jnp.zeros(5)
+        >>> x_new = move(jax.random.key(0), x, jnp.asarray(0.5))
+        >>> int(jnp.sum(x_new != x))
+        1
+    """
+    if noise not in NOISES:
+        raise ValueError(f"`noise` must be one of {tuple(NOISES)}, got {noise!r}")
+    if count is not None and fraction is not None:
+        raise ValueError(
+            f"give at most one of `count` and `fraction`, got count={count!r} and "
+            f"fraction={fraction!r}"
+        )
+    if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+        raise ValueError(f"`count` must be a positive int or None, got {count!r}")
+    if fraction is not None and not (
+        _checks.is_python_number(fraction) and not isinstance(fraction, bool) and 0 < fraction <= 1
+    ):
+        raise ValueError(f"`fraction` must be a float in (0, 1] or None, got {fraction!r}")
+    return RandomWalk(noise=noise, count=count, fraction=fraction, per_leaf=bool(per_leaf))
 
 
 def gaussian(key: jax.Array, params: optax.Params, step_size: jax.Array) -> optax.Params:
     """Add ``step_size`` times standard normal noise to every coordinate."""
-    return _add_noise(jax.random.normal, key, params, step_size)
+    return random_walk("gaussian")(key, params, step_size)
 
 
 def cauchy(key: jax.Array, params: optax.Params, step_size: jax.Array) -> optax.Params:
     """Add ``step_size`` times standard Cauchy noise to every coordinate (heavy-tailed jumps)."""
-    return _add_noise(jax.random.cauchy, key, params, step_size)
-
-
-PROPOSALS: dict[str, Proposal] = {"gaussian": gaussian, "cauchy": cauchy}
+    return random_walk("cauchy")(key, params, step_size)
 
 
 def resolve(proposal: str | Proposal) -> Proposal:
     """The proposal function for a name or a user-supplied callable."""
     if callable(proposal):
         return proposal
-    if proposal not in PROPOSALS:
+    if proposal not in NOISES:
         raise ValueError(
-            f"`proposal` must be one of {tuple(PROPOSALS)} or a callable "
-            f"(key, params, step_size) -> params, got {proposal!r}"
+            f"`proposal` must be one of {tuple(NOISES)}, an annealax.random_walk(...) or a "
+            f"callable (key, params, step_size) -> params, got {proposal!r}"
         )
-    return PROPOSALS[proposal]
+    return random_walk(proposal)
 
 
 def reflect(params: optax.Params, bounds: tuple[Any, Any]) -> optax.Params:
@@ -58,6 +165,17 @@ def bounds_like(params: optax.Params, bounds: tuple[Any, Any]) -> tuple[Any, Any
     """``(lower, upper)`` as pytrees of arrays with the structure of ``params``."""
     lower, upper = bounds
     return _tree_like(params, lower), _tree_like(params, upper)
+
+
+def mean_width(params: optax.Params, bounds: tuple[Any, Any]) -> jax.Array:
+    """The mean of ``upper - lower`` over every coordinate of ``params``."""
+    lower, upper = bounds_like(params, bounds)
+    widths = jax.tree.map(
+        lambda x, low, high: jnp.broadcast_to(high - low, jnp.shape(x)), params, lower, upper
+    )
+    leaves = jax.tree.leaves(widths)
+    total = sum(jnp.sum(leaf.astype(jnp.float32)) for leaf in leaves)
+    return total / sum(leaf.size for leaf in leaves)
 
 
 def check_bounds(bounds: Any) -> None:
@@ -87,27 +205,41 @@ def _tree_like(params: optax.Params, bound: Any) -> Any:
     return jax.tree.map(lambda _: jnp.asarray(bound), params)
 
 
-def _add_noise(sample, key, params, step_size):
-    """``params + step_size * noise``, with the noise of all leaves drawn in one call.
+def _concatenate(leaves: list[jax.Array]) -> tuple[jax.Array, Callable]:
+    """All leaves as one flat vector (in their widest dtype) and the inverse.
 
-    One draw over the concatenated leaves is faster than one draw per leaf: on a CPU the
+    One random draw over the concatenated leaves is faster than one per leaf: on a CPU the
     random-number generator is a large share of a Metropolis step.
     """
-    leaves, treedef = jax.tree.flatten(params)
-    dtypes = {leaf.dtype for leaf in leaves}
-    if len(dtypes) == 1:
-        (dtype,) = dtypes
-        noise = sample(key, (sum(leaf.size for leaf in leaves),), dtype)
-        offsets = np.cumsum([leaf.size for leaf in leaves])[:-1]
-        pieces = [
-            piece.reshape(leaf.shape)
-            for piece, leaf in zip(jnp.split(noise, offsets), leaves, strict=True)
+    dtype = max((leaf.dtype for leaf in leaves), key=lambda dtype: dtype.itemsize)
+    flat = jnp.concatenate([jnp.ravel(leaf).astype(dtype) for leaf in leaves])
+    offsets = np.cumsum([leaf.size for leaf in leaves])[:-1]
+
+    def unravel(vector: jax.Array) -> list[jax.Array]:
+        pieces = jnp.split(vector, offsets)
+        return [
+            piece.reshape(leaf.shape).astype(leaf.dtype)
+            for piece, leaf in zip(pieces, leaves, strict=True)
         ]
-    else:
-        keys = jax.random.split(key, len(leaves))
-        pieces = [sample(k, leaf.shape, leaf.dtype) for k, leaf in zip(keys, leaves, strict=True)]
-    moved = [
-        leaf + step_size.astype(leaf.dtype) * piece
-        for leaf, piece in zip(leaves, pieces, strict=True)
-    ]
-    return treedef.unflatten(moved)
+
+    return flat, unravel
+
+
+def _per_leaf_scale(leaves: list[jax.Array], dtype: jnp.dtype) -> jax.Array:
+    scales = [np.full(leaf.size, 1 / math.sqrt(_fan_in(leaf.shape))) for leaf in leaves]
+    return jnp.asarray(np.concatenate(scales), dtype)
+
+
+def _fan_in(shape: tuple[int, ...]) -> int:
+    return max(1, math.prod(shape[:-1])) if len(shape) >= 2 else 1
+
+
+def _scaled(steps: jax.Array, scale: jax.Array | None) -> jax.Array:
+    return steps if scale is None else steps * scale
+
+
+def _random_subset(key: jax.Array, size: int, count: int) -> jax.Array:
+    """``count`` distinct indices in ``range(size)``, uniformly at random."""
+    if count == 1:
+        return jax.random.randint(key, (1,), 0, size)
+    return jax.lax.top_k(jax.random.uniform(key, (size,)), count)[1]

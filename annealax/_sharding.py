@@ -10,6 +10,9 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 from annealax._metropolis import MetropolisState
 
 CHAIN_AXIS = "chains"
+PER_CHAIN_FIELDS = frozenset(
+    {"rng_key", "chains", "values", "step_size", "log_step_factor", "acceptance_rate", "rung"}
+)
 
 
 def check_mesh(mesh: Any, num_chains: int) -> None:
@@ -35,15 +38,14 @@ def state_shardings(state: MetropolisState, mesh: Mesh) -> MetropolisState:
     by_chain = NamedSharding(mesh, PartitionSpec(CHAIN_AXIS))
     replicated = NamedSharding(mesh, PartitionSpec())
     return MetropolisState(
-        count=replicated,
-        rng_key=by_chain,
-        chains=jax.tree.map(lambda _: by_chain, state.chains),
-        values=by_chain,
-        temperature=replicated,
-        step_size=by_chain,
-        acceptance_rate=by_chain,
-        best_params=jax.tree.map(lambda _: replicated, state.best_params),
-        best_value=replicated,
+        *(
+            jax.tree.map(lambda _, s=sharding: s, field)
+            for sharding, field in zip(
+                (by_chain if name in PER_CHAIN_FIELDS else replicated for name in state._fields),
+                state,
+                strict=True,
+            )
+        )
     )
 
 
@@ -56,12 +58,12 @@ def shard_chains(opt_state: Any, mesh: Mesh) -> Any:
     """Place the chains of every `metropolis` state in ``opt_state`` over the devices of ``mesh``.
 
     The per-chain fields (``chains``, ``values``, ``rng_key``, ``step_size``,
-    ``acceptance_rate``) are split along their leading axis over the mesh axis ``"chains"``; the
-    rest of the state is replicated. Each chain has its own key, so the results are bit-identical
-    to those on one device as long as XLA computes the loss of a chain to the same bits for any
-    number of chains per device (see the multi-device guide). ``opt_state`` may be a
-    `MetropolisState` or any optax state that holds one (a chain, `optax.inject_hyperparams`,
-    ...).
+    ``log_step_factor``, ``acceptance_rate``, ``rung``) are split along their leading axis over
+    the mesh axis ``"chains"``; the rest of the state is replicated. Each chain has its own key,
+    so the results are bit-identical to those on one device as long as XLA computes the loss of
+    a chain to the same bits for any number of chains per device (see the multi-device guide).
+    ``opt_state`` may be a `MetropolisState` or any optax state that holds one (a chain,
+    `optax.inject_hyperparams`, ...).
 
     Args:
         opt_state: The optimizer state.

@@ -2,7 +2,8 @@
 
 Anneals the 10-dimensional Rastrigin function (global minimum 0 at the origin, a local minimum at
 every integer point) from x = (3, ..., 3), for every seed x initial temperature x step size of a
-grid, with geometric cooling to 1e-4 of the initial temperature. The whole grid is one
+grid, with geometric cooling to 1e-4 of the initial temperature and fixed step sizes (no
+adaptation, dense Gaussian moves: the settings the grid is about). The whole grid is one
 `jax.jit`-compiled call of `annealax.anneal` mapped three times with `jax.vmap`. The same grid is
 then run with the Optax transformation, `optax.inject_hyperparams(annealax.metropolis)`, whose
 temperature and step size live in the optimizer state and are batched like any other array: its
@@ -93,7 +94,10 @@ def anneal_best_value(sweep: Sweep, key, initial_temperature, step_size) -> jax.
         num_chains=sweep.num_chains,
         temperature=cooling(sweep, initial_temperature),
         step_size=step_size,
+        proposal="gaussian",
         bounds=BOUNDS,
+        target_acceptance=None,
+        jump_probability=0.0,
     )
     return result.best_value
 
@@ -111,6 +115,7 @@ def injected_best_value(sweep: Sweep, key, initial_temperature, step_size) -> ja
         temperature=initial_temperature,
         step_size=step_size,
         bounds=BOUNDS,
+        target_acceptance=None,
     )
     temperature = cooling(sweep, initial_temperature)
 

@@ -54,6 +54,26 @@ def check_anneal(mesh):
         assert f"[{NUM_CHAINS},16]" not in line.split("all-")[0], line
 
 
+def check_self_tuning_and_tempering(mesh):
+    """The defaults (auto temperature, adapted step sizes, jumps, one-coordinate moves) with
+    replica exchange, a punctuated polish and early stopping: still bit-identical."""
+    kwargs = dict(
+        key=jax.random.key(3),
+        num_steps=300,
+        num_chains=NUM_CHAINS,
+        bounds=(-5.12, 5.12),
+        replica_exchange=annealax.replica_exchange(8, swap_every=5),
+        polish=annealax.polish(10, every=100),
+        patience=150,
+    )
+    init = jnp.full(16, 3.0, dtype=jnp.float32)
+    single = annealax.anneal(rastrigin, init, **kwargs)
+    sharded = annealax.anneal(rastrigin, init, mesh=mesh, **kwargs)
+    assert_identical(sharded, single)
+    assert float(single.state.swap_rate.min()) > 0, single.state.swap_rate
+    assert sharded.state.rung.sharding.spec == PartitionSpec("chains"), sharded.state.rung.sharding
+
+
 def compiled_text(mesh, init):
     captured = {}
     original = _anneal._run
@@ -119,6 +139,7 @@ def main():
     for axis_type in (jax.sharding.AxisType.Auto, jax.sharding.AxisType.Explicit):
         mesh = jax.make_mesh((8,), ("chains",), axis_types=(axis_type,))
         check_anneal(mesh)
+        check_self_tuning_and_tempering(mesh)
         check_transformation(mesh)
         check_errors(mesh)
     print("sharded chains: OK")

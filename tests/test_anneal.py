@@ -108,9 +108,92 @@ def test_progress_bar_under_vmap_is_refused():
         (dict(mesh="cpu"), ValueError, r"`mesh` must be a jax.sharding.Mesh with an axis named"),
         (dict(num_chains=-2), ValueError, r"`num_chains` must be a positive int, got -2"),
         (dict(temperature=-0.5), ValueError, r"`temperature` must be > 0"),
+        (
+            dict(target_value="low"),
+            ValueError,
+            r"`target_value` must be a float or None, got 'low'",
+        ),
+        (dict(patience=0), ValueError, r"`patience` must be a positive int or None, got 0"),
+        (dict(jump_probability=1.0), ValueError, r"`jump_probability` must be a float in \[0, 1\)"),
     ],
 )
 def test_bad_arguments_raise_naming_argument_and_value(kwargs, error, message):
     arguments = {"value_fn": rastrigin, "num_steps": 5, **kwargs}
     with pytest.raises(error, match=message):
         annealax.anneal(arguments.pop("value_fn"), jnp.ones(2), key=0, **arguments)
+
+
+def sphere(x):
+    return jnp.sum(jnp.square(x - 1.0))
+
+
+def test_defaults_tune_themselves_on_losses_of_any_scale():
+    results = [
+        annealax.anneal(
+            lambda x, scale=scale: scale * sphere(x),
+            jnp.full(4, -3.0),
+            key=2,
+            num_steps=3000,
+            bounds=(-5.0, 5.0),
+        )
+        for scale in (1e-6, 1.0, 1e6)
+    ]
+    for result, scale in zip(results, (1e-6, 1.0, 1e6), strict=True):
+        assert float(result.best_value) / scale < 1e-3
+    scales = [float(result.state.temperature_scale) for result in results]
+    np.testing.assert_allclose(scales[2] / scales[1], 1e6, rtol=1e-3)
+    np.testing.assert_allclose(scales[0] / scales[1], 1e-6, rtol=1e-3)
+
+
+def test_stops_inside_the_compiled_loop_at_the_target_value():
+    result = annealax.anneal(
+        sphere, jnp.full(3, 4.0), key=0, num_steps=2000, bounds=(-5.0, 5.0), target_value=0.1
+    )
+    stopped_at = int(result.state.count)
+    assert 0 < stopped_at < 2000
+    assert float(result.best_value) <= 0.1 < float(result.trace.best_value[stopped_at - 2])
+    np.testing.assert_array_equal(result.trace.best_value[stopped_at:], result.best_value)
+    np.testing.assert_array_equal(result.trace.acceptance[stopped_at:], 0.0)
+    assert int(result.num_evaluations) == 64 * (stopped_at + 1)
+
+
+def test_stops_after_patience_steps_without_improvement():
+    flat = annealax.anneal(
+        lambda x: jnp.sum(x) * 0.0, jnp.zeros(2), key=0, num_steps=500, patience=40
+    )
+    # The first step finds the first finite value; nothing improves on it afterwards.
+    assert int(flat.state.best_step) == 1
+    assert int(flat.state.count) == 41
+    improving = annealax.anneal(sphere, jnp.full(2, 4.0), key=0, num_steps=300, patience=40)
+    assert int(improving.state.count) > 41
+
+
+def test_target_value_does_not_recompile():
+    def run(target):
+        return annealax.anneal(sphere, jnp.zeros(2), key=0, num_steps=50, target_value=target)
+
+    run(0.5)
+    compiled = _anneal._run._cache_size()
+    run(0.1)
+    run(1e-3)
+    assert _anneal._run._cache_size() == compiled
+
+
+def test_evaluations_are_counted():
+    result = annealax.anneal(sphere, jnp.zeros(2), key=0, num_steps=100, num_chains=16)
+    assert int(result.num_evaluations) == 16 * 101
+    seen = []
+    counted = annealax.anneal(
+        lambda x: jax.pure_callback(
+            lambda v: (seen.append(1), v)[1],
+            jax.ShapeDtypeStruct((), x.dtype),
+            sphere(x),
+            vmap_method="sequential",
+        ),
+        jnp.zeros(2),
+        key=0,
+        num_steps=10,
+        num_chains=4,
+    )
+    jax.effects_barrier()
+    assert len(seen) == int(counted.num_evaluations) == 4 * 11

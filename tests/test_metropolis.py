@@ -45,7 +45,12 @@ def chi_square_p_value(samples, log_density, edges):
 def test_fixed_temperature_samples_the_boltzmann_distribution_in_1d(proposal, step_size):
     temperature = 0.3
     tx = annealax.metropolis(
-        4096, key=jax.random.key(7), temperature=temperature, step_size=step_size, proposal=proposal
+        4096,
+        key=jax.random.key(7),
+        temperature=temperature,
+        step_size=step_size,
+        proposal=proposal,
+        target_acceptance=None,
     )
     state = run_chains(tx, jnp.zeros(1), double_well, 400)
     samples = np.asarray(state.chains[:, 0], dtype=np.float64)
@@ -64,7 +69,9 @@ def test_fixed_temperature_samples_the_boltzmann_distribution_in_2d():
     def energy(x):
         return 0.5 * x @ jnp.asarray(precision, jnp.float32) @ x
 
-    tx = annealax.metropolis(8192, key=3, temperature=temperature, step_size=0.7)
+    tx = annealax.metropolis(
+        8192, key=3, temperature=temperature, step_size=0.7, target_acceptance=None
+    )
     state = run_chains(tx, jnp.zeros(2), energy, 400)
     samples = np.asarray(state.chains, dtype=np.float64)
     covariance = temperature * np.linalg.inv(precision)
@@ -74,7 +81,9 @@ def test_fixed_temperature_samples_the_boltzmann_distribution_in_2d():
 
 
 def test_reflection_at_the_bounds_keeps_the_uniform_distribution():
-    tx = annealax.metropolis(4096, key=5, temperature=1.0, step_size=0.7, bounds=(0.0, 1.0))
+    tx = annealax.metropolis(
+        4096, key=5, temperature=1.0, step_size=0.7, bounds=(0.0, 1.0), target_acceptance=None
+    )
     state = run_chains(tx, jnp.full(1, 0.1), lambda x: jnp.zeros(()), 50)
     samples = np.asarray(state.chains[:, 0], dtype=np.float64)
     assert samples.min() >= 0.0 and samples.max() <= 1.0
@@ -243,10 +252,22 @@ def test_state_holds_plain_arrays_readable_with_optax_tree_get():
     [
         (dict(num_chains=0), r"`num_chains` must be a positive int, got 0"),
         (dict(num_chains=2.5), r"`num_chains` must be a positive int, got 2.5"),
-        (dict(temperature=0.0), r"`temperature` must be > 0 or an optax.Schedule, got 0.0"),
-        (dict(temperature=-1.0), r"`temperature` must be > 0 or an optax.Schedule, got -1.0"),
-        (dict(step_size=0), r"`step_size` must be > 0 or an optax.Schedule, got 0"),
+        (dict(temperature=0.0), r"`temperature` must be > 0, an optax.Schedule or .auto., got 0.0"),
+        (dict(temperature=-1.0), r"`temperature` must be > 0, .* got -1.0"),
+        (dict(temperature="hot"), r"`temperature` must be > 0, .* got 'hot'"),
+        (dict(step_size=0), r"`step_size` must be > 0, an optax.Schedule or .auto., got 0"),
         (dict(proposal="levy"), r"`proposal` must be one of \('gaussian', 'cauchy'\).*'levy'"),
+        (dict(temperature="auto"), r"`temperature=.auto.` needs `num_steps`"),
+        (dict(target_acceptance=1.0), r"`target_acceptance` must be a float in \(0, 1\) or None"),
+        (dict(adaptation_rate=0.0), r"`adaptation_rate` must be a float > 0, got 0.0"),
+        (dict(adapt_steps=0), r"`adapt_steps` must be a positive int or None, got 0"),
+        (dict(num_steps=-3), r"`num_steps` must be a positive int or None, got -3"),
+        (dict(cooling=0.5), r"`cooling` must be an optax.Schedule or None, got 0.5"),
+        (dict(replica_exchange=4), r"`replica_exchange` must be annealax.replica_exchange"),
+        (
+            dict(num_chains=6, replica_exchange=annealax.replica_exchange(4)),
+            r"`num_chains` must be a multiple of the ladder's 4 temperatures, got 6",
+        ),
         (dict(bounds=(1.0, 0.0)), r"`bounds` must have lower < upper everywhere, got \(1.0, 0.0\)"),
         (dict(bounds=(jnp.zeros(2), jnp.array([1.0, 0.0]))), r"`bounds` must have lower < upper"),
         (dict(bounds=1.0), r"`bounds` must be a pair \(lower, upper\), got 1.0"),
