@@ -154,7 +154,8 @@ def metropolis(
       as $T_t = T_0 \cdot \text{cooling}(t)$; the default ``cooling`` falls geometrically from
       1 to 1e-4 over ``num_steps``. Losses of any scale need no hand-picked temperature.
     * ``step_size="auto"``: $\sigma$ starts at a tenth of the mean width of ``bounds``
-      (or at 0.1 without bounds) and adapts.
+      (or at 0.1 without bounds) and adapts. With ``bounds``, the adapted $\sigma$ never exceeds
+      the mean width of the box.
     * Jumps: as the temperature falls, the adapted step sizes shrink to the width of the basin
       a chain is in, and the chain can no longer reach another basin. With
       ``jump_probability`` $p$, each move uses the initial step size (``step_size`` without
@@ -459,6 +460,7 @@ def step(
             config.target_acceptance,
             config.adaptation_rate,
             adapting & ~jumps,
+            _max_log_step_factor(config, state, count, dtype),
         )
     window = jnp.minimum(count + 1, jnp.asarray(config.acceptance_window, jnp.int32))
     acceptance_rate = state.acceptance_rate + (
@@ -586,6 +588,17 @@ def _initial_log_step_factor(config: MetropolisConfig, like: Any) -> jax.Array:
     if config.bounds is None:
         return jnp.log(jnp.asarray(AUTO_STEP_FRACTION, jnp.float32))
     return jnp.log(AUTO_STEP_FRACTION * _proposals.mean_width(like, config.bounds))
+
+
+def _max_log_step_factor(
+    config: MetropolisConfig, state: MetropolisState, count: jax.Array, dtype: jnp.dtype
+) -> jax.Array | float:
+    """The largest useful factor: the one that makes the step size the mean width of the box."""
+    if config.bounds is None:
+        return _self_tuning.MAX_LOG_STEP_FACTOR
+    width = _proposals.mean_width(state.best_params, config.bounds).astype(dtype)
+    base = 1 if _is_auto(config.step_size) else _scalar(config.step_size, count, dtype)
+    return jnp.log(width / base)
 
 
 def _ladder(config: MetropolisConfig, dtype: jnp.dtype) -> jax.Array:

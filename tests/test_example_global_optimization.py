@@ -14,10 +14,10 @@ def test_global_optimization(run_example):
     for name, row in rows.items():
         start, ours, theirs, our_time, our_compile, their_time, our_evals, their_evals = row
         assert np.isfinite(row).all(), name
-        assert 0.0 <= ours < 0.05 * start, name  # 1e-10 to 1 against starts of 20 to 90
+        assert 0.0 <= ours < 1e-4 * start, name  # the polish reaches the minimum
         assert 0.0 <= theirs < start, name
         assert min(our_time, our_compile, their_time) > 0.0, name
-        assert our_evals == 256 * (1000 + 1), name
+        assert our_evals > 64 * (1000 + 1), name  # the steps' evaluations and the polish's
         assert their_evals > 0, name
     assert (out_dir / "global_optimization.png").stat().st_size > 10_000
     saved = json.loads((out_dir / "results.json").read_text())

@@ -261,3 +261,23 @@ def test_auto_temperature_with_a_cooling_schedule_follows_it():
     assert t0 > 0
     expected = t0 * np.asarray(jax.vmap(cooling)(jnp.arange(60)))
     np.testing.assert_allclose(result.trace.temperature, expected, rtol=1e-5, atol=1e-6 * t0)
+
+
+def test_jumps_at_the_initial_step_size_keep_the_boltzmann_distribution():
+    # Half of the moves at the initial step size 0.05, half at the adapted one (frozen after
+    # 150 steps): the mixture is symmetric, so the chains still sample exp(-E / T).
+    tx = annealax.metropolis(
+        4096,
+        key=jax.random.key(4),
+        temperature=0.3,
+        step_size=0.05,
+        target_acceptance=0.5,
+        adapt_steps=150,
+        jump_probability=0.5,
+    )
+    state = run_chains(tx, jnp.zeros(1), double_well, 800)
+    assert float(jnp.median(jnp.exp(state.log_step_factor))) > 2  # adapted moves are longer
+    samples = np.asarray(state.chains[:, 0], np.float64)
+    edges = np.linspace(-2.2, 2.2, 23)
+    assert chi_square_p_value(samples, lambda x: -((x * x - 1.0) ** 2) / 0.3, edges) > 1e-3
+    assert chi_square_p_value(samples, lambda x: -((x * x - 1.0) ** 2) / 0.6, edges) < 1e-6
