@@ -99,6 +99,9 @@ class MetropolisConfig:
         return 1 if self.replica_exchange is None else self.replica_exchange.num_temperatures
 
 
+KEY_USES = ("next", "proposal", "accept", "swap", "jump")
+"""What each of the five keys that a chain's key splits into at every step is for."""
+
 AUTO_FINAL_TEMPERATURE_RATIO = 1e-4
 """With ``temperature="auto"`` and no ``cooling``, the run cools geometrically to this times T0."""
 
@@ -419,14 +422,16 @@ def step(
         values = jax.lax.cond(count == 0, lambda: evaluate(state.chains), lambda: state.values)
 
     keys = jax.random.wrap_key_data(state.rng_key, impl=config.key_impl)
-    split_keys = jax.vmap(lambda k: jax.random.split(k, 5))(keys)
-    next_keys, proposal_keys, accept_keys, swap_keys, jump_keys = (
-        split_keys[:, i] for i in range(5)
+    makes_jumps = not (
+        _checks.is_python_number(config.jump_probability) and config.jump_probability == 0
     )
+    split_keys = jax.vmap(lambda k: jax.random.split(k, 5))(keys)
+    key_for = {use: split_keys[:, i] for i, use in enumerate(KEY_USES)}
+    next_keys, proposal_keys, accept_keys = key_for["next"], key_for["proposal"], key_for["accept"]
     step_size = _step_sizes(config, state.log_step_factor, count, dtype)
     jumps = jnp.zeros(step_size.shape, bool)
-    if not (_checks.is_python_number(config.jump_probability) and config.jump_probability == 0):
-        jumps = _uniforms(jump_keys, dtype) < config.jump_probability
+    if makes_jumps:
+        jumps = _uniforms(key_for["jump"], dtype) < config.jump_probability
         initial_step = _step_sizes(config, _initial_log_step_factor(config, state), count, dtype)
         step_size = jnp.where(jumps, initial_step, step_size)
     proposals = jax.vmap(config.proposal)(proposal_keys, state.chains, step_size)
@@ -475,7 +480,7 @@ def step(
             swap_rate,
             values,
             1 / (temperature * ladder),
-            jnp.log(_uniforms(swap_keys, dtype)),
+            jnp.log(_uniforms(key_for["swap"], dtype)),
             (log_step_factor, acceptance_rate),
         )
 

@@ -36,28 +36,36 @@ class RandomWalk:
         leaves, treedef = jax.tree.flatten(params)
         if not leaves:
             return params
-        flat, unravel = _concatenate(leaves)
-        scale = _per_leaf_scale(leaves, flat.dtype) if self.per_leaf else None
-        size = flat.shape[0]
+        dtype = max((leaf.dtype for leaf in leaves), key=lambda dtype: dtype.itemsize)
+        size = sum(leaf.size for leaf in leaves)
+        scale = _per_leaf_scale(leaves, dtype) if self.per_leaf else None
         sample = NOISES[self.noise]
-        step_size = jnp.asarray(step_size).astype(flat.dtype)
-        if self.count is None or self.count >= size:
-            if self.fraction is None:
-                steps = sample(key, (size,), flat.dtype)
-            else:
-                noise_key, subset_key = jax.random.split(key)
-                steps = sample(noise_key, (size,), flat.dtype)
-                moves = jax.random.uniform(subset_key, (size,)) < self.fraction
-                steps = jnp.where(moves, steps, jnp.zeros((), flat.dtype))
-            moved = flat + step_size * _scaled(steps, scale)
-        else:
+        step_size = jnp.asarray(step_size).astype(dtype)
+        if self.count is not None and self.count < size:
+            # A few coordinates: a scatter into the concatenated leaves.
+            flat, unravel = _concatenate(leaves, dtype)
             noise_key, subset_key = jax.random.split(key)
             index = _random_subset(subset_key, size, self.count)
-            steps = sample(noise_key, (self.count,), flat.dtype)
+            steps = sample(noise_key, (self.count,), dtype)
             if scale is not None:
                 steps = steps * scale[index]
-            moved = flat.at[index].add(step_size * steps)
-        return treedef.unflatten(unravel(moved))
+            return treedef.unflatten(unravel(flat.at[index].add(step_size * steps)))
+        # Every coordinate may move: one draw for all leaves, added leaf by leaf, which spares
+        # a copy of the params into one vector and back.
+        if self.fraction is None:
+            steps = sample(key, (size,), dtype)
+        else:
+            noise_key, subset_key = jax.random.split(key)
+            steps = sample(noise_key, (size,), dtype)
+            moves = jax.random.uniform(subset_key, (size,)) < self.fraction
+            steps = jnp.where(moves, steps, jnp.zeros((), dtype))
+        steps = step_size * (steps if scale is None else steps * scale)
+        offsets = np.cumsum([leaf.size for leaf in leaves])[:-1]
+        moved = [
+            leaf + piece.reshape(leaf.shape).astype(leaf.dtype)
+            for leaf, piece in zip(leaves, jnp.split(steps, offsets), strict=True)
+        ]
+        return treedef.unflatten(moved)
 
 
 def random_walk(
@@ -205,13 +213,8 @@ def _tree_like(params: optax.Params, bound: Any) -> Any:
     return jax.tree.map(lambda _: jnp.asarray(bound), params)
 
 
-def _concatenate(leaves: list[jax.Array]) -> tuple[jax.Array, Callable]:
-    """All leaves as one flat vector (in their widest dtype) and the inverse.
-
-    One random draw over the concatenated leaves is faster than one per leaf: on a CPU the
-    random-number generator is a large share of a Metropolis step.
-    """
-    dtype = max((leaf.dtype for leaf in leaves), key=lambda dtype: dtype.itemsize)
+def _concatenate(leaves: list[jax.Array], dtype: jnp.dtype) -> tuple[jax.Array, Callable]:
+    """All leaves as one flat vector of ``dtype``, and the inverse."""
     flat = jnp.concatenate([jnp.ravel(leaf).astype(dtype) for leaf in leaves])
     offsets = np.cumsum([leaf.size for leaf in leaves])[:-1]
 
@@ -232,10 +235,6 @@ def _per_leaf_scale(leaves: list[jax.Array], dtype: jnp.dtype) -> jax.Array:
 
 def _fan_in(shape: tuple[int, ...]) -> int:
     return max(1, math.prod(shape[:-1])) if len(shape) >= 2 else 1
-
-
-def _scaled(steps: jax.Array, scale: jax.Array | None) -> jax.Array:
-    return steps if scale is None else steps * scale
 
 
 def _random_subset(key: jax.Array, size: int, count: int) -> jax.Array:

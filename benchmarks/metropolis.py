@@ -3,7 +3,8 @@
 Problems: a 100-dimensional Rastrigin function and the cross-entropy of a small Flax MLP
 (64-32-10, 2,410 parameters) on 128 of scikit-learn's digits; 1024 chains. Contenders:
 
-- ``anneal``: `annealax.anneal` (cooling schedule, best tracking, acceptance rates, trace);
+- ``anneal``: `annealax.anneal` (cooling schedule, best tracking, acceptance rates, step-size
+  adaptation, trace), with dense Gaussian moves like the others;
 - ``transformation``: a jitted `lax.scan` over `annealax.metropolis`'s update;
 - ``limit``: the bare algorithm: per-chain keys, one Gaussian draw, one vmapped loss evaluation,
   one uniform draw and one select per chain-step, with no schedule or bookkeeping;
@@ -38,6 +39,9 @@ from sklearn.datasets import load_digits
 import annealax
 
 NUM_CHAINS, STEP_SIZE, TEMPERATURE = 1024, 0.05, 1.0
+# `anneal` with the moves of the other contenders (dense Gaussian, no jumps); its step-size
+# adaptation stays on, as part of its bookkeeping.
+SAME_MOVES = dict(proposal="gaussian", jump_probability=0.0)
 DOCS = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 MARKERS = ("<!-- metropolis:start -->", "<!-- metropolis:end -->")
 
@@ -102,6 +106,7 @@ def anneal_run(loss, init, num_steps, impl="threefry2x32"):
             num_chains=NUM_CHAINS,
             temperature=schedule,
             step_size=STEP_SIZE,
+            **SAME_MOVES,
         )
         jax.block_until_ready(result.best_value)
 
@@ -299,7 +304,9 @@ def key_table(rounds: int, num_steps: int) -> list[str]:
 def scaling_table(num_steps: int) -> list[str]:
     def time_per_step(num_chains, dimension):
         init = jnp.full(dimension, 2.0)
-        kwargs = dict(key=0, num_steps=num_steps, num_chains=num_chains, step_size=STEP_SIZE)
+        kwargs = dict(
+            key=0, num_steps=num_steps, num_chains=num_chains, step_size=STEP_SIZE, **SAME_MOVES
+        )
         annealax.anneal(rastrigin, init, **kwargs).best_value.block_until_ready()
         times = []
         for _ in range(3):
