@@ -73,10 +73,6 @@ class _Static:
     patience: int | None
 
 
-# Numeric settings that are arguments of the compiled run rather than constants of it.
-_DYNAMIC_SETTINGS = ("temperature", "step_size", "bounds", "target_value")
-
-
 def anneal(
     value_fn: ValueFn,
     init_params: optax.Params,
@@ -202,13 +198,14 @@ def anneal(
     )
     if mesh is not None:
         check_mesh(mesh, num_chains)
+    # Numeric settings are arguments of the compiled run, not constants of it.
     settings = {
         "temperature": temperature,
         "step_size": step_size,
         "bounds": bounds,
         "target_value": target_value,
     }
-    dynamic = {name: value for name, value in settings.items() if _is_dynamic(name, value)}
+    dynamic = {name: value for name, value in settings.items() if _is_dynamic(value)}
     static = _Static(
         value_fn=value_fn,
         num_steps=num_steps,
@@ -241,7 +238,7 @@ def anneal(
     return result
 
 
-def _is_dynamic(name: str, value: Any) -> bool:
+def _is_dynamic(value: Any) -> bool:
     """Whether a setting is numeric data (an argument of the compiled run), not a constant."""
     return not (value is None or callable(value) or isinstance(value, str))
 

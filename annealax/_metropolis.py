@@ -382,7 +382,8 @@ def init_state(config: MetropolisConfig, key: jax.Array, params: optax.Params) -
     chains = jax.tree.map(
         lambda x: jnp.broadcast_to(jnp.asarray(x), (num_chains, *jnp.shape(x))), params
     )
-    log_step_factor = jnp.full((num_chains,), _initial_log_step_factor(config, params), dtype)
+    initial_log_step_factor = _initial_log_step_factor(config, _mean_width(config, params))
+    log_step_factor = jnp.full((num_chains,), initial_log_step_factor, dtype)
     state = MetropolisState(
         count=count,
         rng_key=jax.random.key_data(chain_keys),
@@ -428,11 +429,12 @@ def step(
     split_keys = jax.vmap(lambda k: jax.random.split(k, 5))(keys)
     key_for = {use: split_keys[:, i] for i, use in enumerate(KEY_USES)}
     next_keys, proposal_keys, accept_keys = key_for["next"], key_for["proposal"], key_for["accept"]
+    width = _mean_width(config, state.best_params)
     step_size = _step_sizes(config, state.log_step_factor, count, dtype)
     jumps = jnp.zeros(step_size.shape, bool)
     if makes_jumps:
         jumps = _uniforms(key_for["jump"], dtype) < config.jump_probability
-        initial_step = _step_sizes(config, _initial_log_step_factor(config, state), count, dtype)
+        initial_step = _step_sizes(config, _initial_log_step_factor(config, width), count, dtype)
         step_size = jnp.where(jumps, initial_step, step_size)
     proposals = jax.vmap(config.proposal)(proposal_keys, state.chains, step_size)
     if config.bounds is not None:
@@ -465,7 +467,7 @@ def step(
             config.target_acceptance,
             config.adaptation_rate,
             adapting & ~jumps,
-            _max_log_step_factor(config, state, count, dtype),
+            _max_log_step_factor(config, width, count, dtype),
         )
     window = jnp.minimum(count + 1, jnp.asarray(config.acceptance_window, jnp.int32))
     acceptance_rate = state.acceptance_rate + (
@@ -581,29 +583,28 @@ def _step_sizes(
     return base * jnp.exp(jnp.asarray(log_step_factor).astype(dtype))
 
 
-def _initial_log_step_factor(config: MetropolisConfig, like: Any) -> jax.Array:
-    """The logarithm of the step-size factor at the start: 0, or that of ``step_size="auto"``.
+def _mean_width(config: MetropolisConfig, like: optax.Params) -> jax.Array | None:
+    """The mean width of the box over the coordinates of ``like``; None without bounds."""
+    return None if config.bounds is None else _proposals.mean_width(like, config.bounds)
 
-    ``like`` is anything with the params' structure (params, or a state's ``best_params``).
-    """
-    if isinstance(like, MetropolisState):
-        like = like.best_params
+
+def _initial_log_step_factor(config: MetropolisConfig, width: jax.Array | None) -> jax.Array:
+    """The logarithm of the step-size factor at the start: 0, or that of ``step_size="auto"``."""
     if not _is_auto(config.step_size):
         return jnp.zeros([])
-    if config.bounds is None:
+    if width is None:
         return jnp.log(jnp.asarray(AUTO_STEP_FRACTION, jnp.float32))
-    return jnp.log(AUTO_STEP_FRACTION * _proposals.mean_width(like, config.bounds))
+    return jnp.log(AUTO_STEP_FRACTION * width)
 
 
 def _max_log_step_factor(
-    config: MetropolisConfig, state: MetropolisState, count: jax.Array, dtype: jnp.dtype
+    config: MetropolisConfig, width: jax.Array | None, count: jax.Array, dtype: jnp.dtype
 ) -> jax.Array | float:
     """The largest useful factor: the one that makes the step size the mean width of the box."""
-    if config.bounds is None:
+    if width is None:
         return _self_tuning.MAX_LOG_STEP_FACTOR
-    width = _proposals.mean_width(state.best_params, config.bounds).astype(dtype)
     base = 1 if _is_auto(config.step_size) else _scalar(config.step_size, count, dtype)
-    return jnp.log(width / base)
+    return jnp.log(width.astype(dtype) / base)
 
 
 def _ladder(config: MetropolisConfig, dtype: jnp.dtype) -> jax.Array:

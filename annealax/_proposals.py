@@ -135,16 +135,6 @@ def random_walk(
     return RandomWalk(noise=noise, count=count, fraction=fraction, per_leaf=bool(per_leaf))
 
 
-def gaussian(key: jax.Array, params: optax.Params, step_size: jax.Array) -> optax.Params:
-    """Add ``step_size`` times standard normal noise to every coordinate."""
-    return random_walk("gaussian")(key, params, step_size)
-
-
-def cauchy(key: jax.Array, params: optax.Params, step_size: jax.Array) -> optax.Params:
-    """Add ``step_size`` times standard Cauchy noise to every coordinate (heavy-tailed jumps)."""
-    return random_walk("cauchy")(key, params, step_size)
-
-
 def resolve(proposal: str | Proposal) -> Proposal:
     """The proposal function for a name or a user-supplied callable."""
     if callable(proposal):
