@@ -88,6 +88,7 @@ def anneal(
     adaptation_rate: float = 0.05,
     adapt_steps: int | None = None,
     jump_probability: float = 0.5,
+    box_jump_share: float = 0.25,
     cooling: optax.Schedule | None = None,
     replica_exchange: ReplicaExchange | None = None,
     polish: Polish | None = None,
@@ -102,10 +103,12 @@ def anneal(
 
     All chains start at ``init_params``; the whole run is one `jax.jit`-compiled `jax.lax.scan`.
     By default it tunes itself: the initial temperature is measured from the first proposals
-    and cools geometrically to $10^{-4}$ of it, and each chain's step size adapts towards an
+    and cools geometrically to $10^{-8}$ of it, and each chain's step size adapts towards an
     acceptance rate of 0.234 (see `metropolis`), so that losses and parameters of any scale
     need no hand-picked settings. The default moves change one coordinate at a time, half of
-    them at the initial step size (``jump_probability=0.5``): on the standard test functions
+    them jumps (``jump_probability=0.5``) of a Cauchy-distributed length around the initial
+    step size or, for a quarter of them with ``bounds``, across the whole box
+    (``box_jump_share=0.25``): on the standard test functions
     (sphere, Rosenbrock, Rastrigin, Ackley, Griewank at 10 to 100 dimensions) these defaults,
     64 chains and a `polish` every 500 steps reached the global minimum in the time SciPy's
     ``dual_annealing`` took (see the benchmarks page). For neural networks, where one
@@ -136,8 +139,9 @@ def anneal(
         adaptation_rate: See `metropolis`.
         adapt_steps: See `metropolis`.
         jump_probability: See `metropolis`.
+        box_jump_share: See `metropolis`.
         cooling: With ``temperature="auto"``, the schedule of $T_t / T_0$; by default
-            geometric from 1 to $10^{-4}$ over ``num_steps``.
+            geometric from 1 to $10^{-8}$ over ``num_steps``.
         replica_exchange: A `replica_exchange` ladder, or None.
         polish: A `polish` of the best chains by a gradient method, or None.
         target_value: Stop once the best loss is at or below this value.
@@ -192,6 +196,7 @@ def anneal(
         adaptation_rate=adaptation_rate,
         adapt_steps=adapt_steps,
         jump_probability=jump_probability,
+        box_jump_share=box_jump_share,
         cooling=cooling,
         num_steps=num_steps,
         replica_exchange=replica_exchange,

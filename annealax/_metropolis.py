@@ -92,6 +92,7 @@ class MetropolisConfig:
     adaptation_rate: float
     adapt_steps: int | None
     jump_probability: float
+    box_jump_share: float
     replica_exchange: ReplicaExchange | None
 
     @property
@@ -102,11 +103,15 @@ class MetropolisConfig:
 KEY_USES = ("next", "proposal", "accept", "swap", "jump")
 """What each of the five keys that a chain's key splits into at every step is for."""
 
-AUTO_FINAL_TEMPERATURE_RATIO = 1e-4
+AUTO_FINAL_TEMPERATURE_RATIO = 1e-8
 """With ``temperature="auto"`` and no ``cooling``, the run cools geometrically to this times T0."""
 
 AUTO_STEP_FRACTION = 0.1
 """``step_size="auto"`` starts at this fraction of the mean width of the bounds (or at 0.1)."""
+
+BOX_JUMP_WIDTHS = 10.0
+"""A box-wide jump's step size, in mean widths of the bounds: reflection folds a Gaussian this
+wide into a draw uniform over the box to within about exp(-490)."""
 
 
 def metropolis(
@@ -123,6 +128,7 @@ def metropolis(
     adaptation_rate: float = 0.05,
     adapt_steps: int | None = None,
     jump_probability: float = 0.0,
+    box_jump_share: float = 0.25,
     cooling: optax.Schedule | None = None,
     num_steps: int | None = None,
     replica_exchange: ReplicaExchange | None = None,
@@ -155,16 +161,21 @@ def metropolis(
     * ``temperature="auto"``: the first step measures $T_0$ from the energy increases of its
       proposals (the median uphill move is accepted with probability 0.8), and the run cools
       as $T_t = T_0 \cdot \text{cooling}(t)$; the default ``cooling`` falls geometrically from
-      1 to 1e-4 over ``num_steps``. Losses of any scale need no hand-picked temperature.
+      1 to 1e-8 over ``num_steps``. Losses of any scale need no hand-picked temperature.
     * ``step_size="auto"``: $\sigma$ starts at a tenth of the mean width of ``bounds``
       (or at 0.1 without bounds) and adapts. With ``bounds``, the adapted $\sigma$ never exceeds
       the mean width of the box.
     * Jumps: as the temperature falls, the adapted step sizes shrink to the width of the basin
       a chain is in, and the chain can no longer reach another basin. With
-      ``jump_probability`` $p$, each move uses the initial step size (``step_size`` without
-      the adapted factor) with probability $p$, drawn independently of the chain's position,
-      so the mixture of the two moves stays symmetric; the adaptation counts only the other
-      moves.
+      ``jump_probability`` $p$, each move is a jump with probability $p$: its step size is
+      $\sigma_0 |C|$, with $\sigma_0$ the initial step size (``step_size`` without the adapted
+      factor) and $C$ a standard Cauchy draw, so that half of the jumps are shorter than
+      $\sigma_0$ and one in ten is more than $6.3\,\sigma_0$ long. With ``bounds``, a share
+      ``box_jump_share`` of the jumps are box-wide instead: their step size is 10 mean widths
+      of the box, which reflection folds into a uniform draw over the box of each coordinate
+      moved, so that a basin anywhere in the box stays within reach. Every draw is
+      independent of the chain's position, so the mixture of moves stays symmetric; the
+      adaptation counts only the other moves.
 
     The update needs the extra argument ``value_fn``, the scalar loss of one params pytree:
     ``tx.update(grads, state, params, value_fn=loss)``; the incoming gradients are ignored and
@@ -196,10 +207,12 @@ def metropolis(
         target_acceptance: $a^*$ in (0, 1), or None for fixed step sizes.
         adaptation_rate: $\gamma > 0$.
         adapt_steps: Stop adapting after this many steps (None: never).
-        jump_probability: The probability, in [0, 1), that a chain's move uses the initial
-            step size instead of its adapted one (see above).
+        jump_probability: The probability, in [0, 1), that a chain's move is a jump, of a
+            Cauchy-distributed length around the initial step size (see above).
+        box_jump_share: With ``bounds``, the fraction, in [0, 1], of the jumps that are
+            box-wide (see above); without bounds every jump has a Cauchy-distributed length.
         cooling: With ``temperature="auto"``, the schedule of $T_t / T_0$ (it should start at
-            1); by default geometric from 1 to 1e-4 over ``num_steps``.
+            1); by default geometric from 1 to 1e-8 over ``num_steps``.
         num_steps: The length of the run, for the default ``cooling``.
         replica_exchange: A `replica_exchange` ladder, or None.
 
@@ -245,6 +258,7 @@ def metropolis(
         adaptation_rate=adaptation_rate,
         adapt_steps=adapt_steps,
         jump_probability=jump_probability,
+        box_jump_share=box_jump_share,
         cooling=cooling,
         num_steps=num_steps,
         replica_exchange=replica_exchange,
@@ -285,6 +299,7 @@ def configure(
     adaptation_rate: float = 0.05,
     adapt_steps: int | None = None,
     jump_probability: float = 0.0,
+    box_jump_share: float = 0.25,
     cooling: optax.Schedule | None = None,
     num_steps: int | None = None,
     replica_exchange: ReplicaExchange | None = None,
@@ -315,6 +330,10 @@ def configure(
         _checks.is_python_number(jump_probability) and not 0 <= jump_probability < 1
     ):
         raise ValueError(f"`jump_probability` must be a float in [0, 1), got {jump_probability!r}")
+    if isinstance(box_jump_share, bool | str | None) or (
+        _checks.is_python_number(box_jump_share) and not 0 <= box_jump_share <= 1
+    ):
+        raise ValueError(f"`box_jump_share` must be a float in [0, 1], got {box_jump_share!r}")
     _checks.check_optional_positive_int("num_steps", num_steps)
     if cooling is not None and not callable(cooling):
         raise ValueError(f"`cooling` must be an optax.Schedule or None, got {cooling!r}")
@@ -350,6 +369,7 @@ def configure(
         adaptation_rate=adaptation_rate,
         adapt_steps=adapt_steps,
         jump_probability=jump_probability,
+        box_jump_share=box_jump_share,
         replica_exchange=replica_exchange,
     )
     return config, typed_key
@@ -423,9 +443,7 @@ def step(
         values = jax.lax.cond(count == 0, lambda: evaluate(state.chains), lambda: state.values)
 
     keys = jax.random.wrap_key_data(state.rng_key, impl=config.key_impl)
-    makes_jumps = not (
-        _checks.is_python_number(config.jump_probability) and config.jump_probability == 0
-    )
+    makes_jumps = not _is_static_zero(config.jump_probability)
     split_keys = jax.vmap(lambda k: jax.random.split(k, 5))(keys)
     key_for = {use: split_keys[:, i] for i, use in enumerate(KEY_USES)}
     next_keys, proposal_keys, accept_keys = key_for["next"], key_for["proposal"], key_for["accept"]
@@ -433,9 +451,15 @@ def step(
     step_size = _step_sizes(config, state.log_step_factor, count, dtype)
     jumps = jnp.zeros(step_size.shape, bool)
     if makes_jumps:
-        jumps = _uniforms(key_for["jump"], dtype) < config.jump_probability
+        decide_keys, length_keys = _split_each(key_for["jump"])
+        decision = _uniforms(decide_keys, dtype)
+        jumps = decision < config.jump_probability
         initial_step = _step_sizes(config, _initial_log_step_factor(config, width), count, dtype)
-        step_size = jnp.where(jumps, initial_step, step_size)
+        jump_step = initial_step * _jump_lengths(length_keys, dtype)
+        if width is not None and not _is_static_zero(config.box_jump_share):
+            box_jumps = decision < config.jump_probability * config.box_jump_share
+            jump_step = jnp.where(box_jumps, BOX_JUMP_WIDTHS * width.astype(dtype), jump_step)
+        step_size = jnp.where(jumps, jump_step, step_size)
     proposals = jax.vmap(config.proposal)(proposal_keys, state.chains, step_size)
     if config.bounds is not None:
         proposals = jax.vmap(lambda p: _proposals.reflect(p, config.bounds))(proposals)
@@ -611,6 +635,21 @@ def _ladder(config: MetropolisConfig, dtype: jnp.dtype) -> jax.Array:
     if config.replica_exchange is None:
         return jnp.ones((1,), dtype)
     return jnp.asarray(config.replica_exchange.ladder, dtype)
+
+
+def _is_static_zero(value: Any) -> bool:
+    """Whether ``value`` is a Python 0 (and not an array, such as an injected hyperparameter)."""
+    return _checks.is_python_number(value) and value == 0
+
+
+def _jump_lengths(keys: jax.Array, dtype: jnp.dtype) -> jax.Array:
+    """|C| for a standard Cauchy C, one per chain: a jump's step over the initial step size."""
+    return jnp.abs(jax.vmap(lambda k: jax.random.cauchy(k, dtype=dtype))(keys))
+
+
+def _split_each(keys: jax.Array) -> tuple[jax.Array, jax.Array]:
+    pairs = jax.vmap(jax.random.split)(keys)
+    return pairs[:, 0], pairs[:, 1]
 
 
 def _uniforms(keys: jax.Array, dtype: jnp.dtype) -> jax.Array:

@@ -8,8 +8,9 @@ Each formula is written once against an array module ``xp`` (``numpy`` or ``jax.
 Boxes (the same interval in every coordinate): sphere and Rastrigin [-5.12, 5.12], Rosenbrock
 [-5, 5] (the search domain of the COCO/BBOB suite; De Jong's [-2.048, 2.048] and
 [-5, 10] are also in use), Ackley [-32.768, 32.768] and Griewank [-600, 600]. Held out from
-the tuning of annealax's defaults: Levy [-10, 10], Schwefel [-500, 500] and Styblinski-Tang
-[-5, 5] (shifted by its minimum).
+the tuning of annealax's defaults: Levy [-10, 10], Schwefel [-500, 500], Styblinski-Tang
+[-5, 5] (shifted by its minimum), Alpine N.1 [-10, 10], Salomon [-100, 100], the expanded
+Schaffer F6 [-100, 100], Xin-She Yang N.2 [-2 pi, 2 pi] and Happy Cat [-2, 2].
 """
 
 from __future__ import annotations
@@ -67,6 +68,33 @@ def styblinski_tang(x, xp: ModuleType):
     return 0.5 * xp.sum(x**4 - 16.0 * x**2 + 5.0 * x) + 39.16616570377142 * x.shape[0]
 
 
+def alpine(x, xp: ModuleType):
+    """Alpine N.1: a zero of every term at 0 and wherever sin x = -0.1; not differentiable there."""
+    return xp.sum(xp.abs(x * xp.sin(x) + 0.1 * x))
+
+
+def salomon(x, xp: ModuleType):
+    radius = xp.sqrt(xp.sum(x**2))
+    return 1.0 - xp.cos(2.0 * math.pi * radius) + 0.1 * radius
+
+
+def expanded_schaffer_f6(x, xp: ModuleType):
+    """Schaffer's F6 on every pair of neighbours (x_i, x_i+1), cyclically."""
+    square = x**2 + xp.roll(x, -1) ** 2
+    return xp.sum(0.5 + (xp.sin(xp.sqrt(square)) ** 2 - 0.5) / (1.0 + 0.001 * square) ** 2)
+
+
+def xin_she_yang_2(x, xp: ModuleType):
+    return xp.sum(xp.abs(x)) * xp.exp(-xp.sum(xp.sin(x**2)))
+
+
+def happy_cat(x, xp: ModuleType):
+    """Minimum 0 at x = -1; the root is not differentiable on the sphere |x|^2 = d."""
+    dim = x.shape[0]
+    square = xp.sum(x**2)
+    return xp.abs(square - dim) ** 0.25 + (0.5 * square + xp.sum(x)) / dim + 0.5
+
+
 @dataclasses.dataclass(frozen=True)
 class TestFunction:
     """A formula ``formula(x, xp)`` and its box, the same interval in every coordinate."""
@@ -90,11 +118,25 @@ FUNCTIONS = {
         TestFunction("levy", levy, -10.0, 10.0),
         TestFunction("schwefel", schwefel, -500.0, 500.0),
         TestFunction("styblinski_tang", styblinski_tang, -5.0, 5.0),
+        TestFunction("alpine", alpine, -10.0, 10.0),
+        TestFunction("salomon", salomon, -100.0, 100.0),
+        TestFunction("expanded_schaffer_f6", expanded_schaffer_f6, -100.0, 100.0),
+        TestFunction("xin_she_yang_2", xin_she_yang_2, -2.0 * math.pi, 2.0 * math.pi),
+        TestFunction("happy_cat", happy_cat, -2.0, 2.0),
     )
 }
 TUNED = ("sphere", "rosenbrock", "rastrigin", "ackley", "griewank")
 """The suite annealax's defaults were chosen on; the others are held out."""
-HELD_OUT = ("levy", "schwefel", "styblinski_tang")
+HELD_OUT = (
+    "levy",
+    "schwefel",
+    "styblinski_tang",
+    "alpine",
+    "salomon",
+    "expanded_schaffer_f6",
+    "xin_she_yang_2",
+    "happy_cat",
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -115,6 +115,11 @@ def test_progress_bar_under_vmap_is_refused():
         ),
         (dict(patience=0), ValueError, r"`patience` must be a positive int or None, got 0"),
         (dict(jump_probability=1.0), ValueError, r"`jump_probability` must be a float in \[0, 1\)"),
+        (
+            dict(box_jump_share=1.5),
+            ValueError,
+            r"`box_jump_share` must be a float in \[0, 1\], got 1.5",
+        ),
     ],
 )
 def test_bad_arguments_raise_naming_argument_and_value(kwargs, error, message):

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from scipy import stats as scipy_stats
 from test_metropolis import chi_square_p_value, double_well, run_chains
 
 import annealax
@@ -139,11 +140,11 @@ def test_auto_temperature_is_measured_at_the_first_step_by_the_rule():
     t0 = 3.75 / LOG_INVERSE_ACCEPTANCE
     assert float(state.temperature_scale) == pytest.approx(t0, rel=1e-6)
     assert float(state.temperature) == pytest.approx(t0, rel=1e-6)  # cooling(0) = 1
-    # Measured once: the next steps keep it and cool geometrically to 1e-4 T0 over 100 steps.
+    # Measured once: the next steps keep it and cool geometrically to 1e-8 T0 over 100 steps.
     for _ in range(10):
         state = update(state)
     assert float(state.temperature_scale) == pytest.approx(t0, rel=1e-6)
-    assert float(state.temperature) == pytest.approx(t0 * 1e-4 ** (10 / 100), rel=1e-5)
+    assert float(state.temperature) == pytest.approx(t0 * 1e-8 ** (10 / 100), rel=1e-5)
 
 
 def test_auto_temperature_falls_back_to_one_over_log_when_the_start_is_not_finite():
@@ -263,9 +264,10 @@ def test_auto_temperature_with_a_cooling_schedule_follows_it():
     np.testing.assert_allclose(result.trace.temperature, expected, rtol=1e-5, atol=1e-6 * t0)
 
 
-def test_jumps_at_the_initial_step_size_keep_the_boltzmann_distribution():
-    # Half of the moves at the initial step size 0.05, half at the adapted one (frozen after
-    # 150 steps): the mixture is symmetric, so the chains still sample exp(-E / T).
+def test_jumps_keep_the_boltzmann_distribution():
+    # Half of the moves at the initial step size 0.05 times a |Cauchy| length, half at the
+    # adapted one (frozen after 150 steps): the mixture is symmetric, so the chains still
+    # sample exp(-E / T).
     tx = annealax.metropolis(
         4096,
         key=jax.random.key(4),
@@ -281,3 +283,111 @@ def test_jumps_at_the_initial_step_size_keep_the_boltzmann_distribution():
     edges = np.linspace(-2.2, 2.2, 23)
     assert chi_square_p_value(samples, lambda x: -((x * x - 1.0) ** 2) / 0.3, edges) > 1e-3
     assert chi_square_p_value(samples, lambda x: -((x * x - 1.0) ** 2) / 0.6, edges) < 1e-6
+
+
+def test_box_wide_jumps_keep_the_boltzmann_distribution_in_a_box():
+    # Every jump box-wide, in the box [-2.2, 2.2] that the double well's mass fills: the chains
+    # still sample exp(-E / T) restricted to the box.
+    tx = annealax.metropolis(
+        4096,
+        key=jax.random.key(5),
+        temperature=0.3,
+        step_size=0.05,
+        target_acceptance=0.5,
+        adapt_steps=150,
+        bounds=(-2.2, 2.2),
+        jump_probability=0.3,
+        box_jump_share=1.0,
+    )
+    state = run_chains(tx, jnp.zeros(1), double_well, 800)
+    samples = np.asarray(state.chains[:, 0], np.float64)
+    edges = np.linspace(-2.2, 2.2, 23)
+    assert chi_square_p_value(samples, lambda x: -((x * x - 1.0) ** 2) / 0.3, edges) > 1e-3
+    assert chi_square_p_value(samples, lambda x: -((x * x - 1.0) ** 2) / 0.6, edges) < 1e-6
+
+
+@pytest.mark.parametrize("box_jump_share", [1.0, 0.0])
+def test_box_wide_jumps_land_uniformly_in_the_box(box_jump_share):
+    # At a temperature that accepts every move, one step of jumps from x = 3 in [2, 7]: box-wide
+    # jumps land uniformly over the box; Cauchy-length jumps of the initial step 0.5 mostly
+    # land within a few steps of the start.
+    tx = annealax.metropolis(
+        8192,
+        key=jax.random.key(6),
+        temperature=1e12,
+        step_size="auto",
+        target_acceptance=None,
+        bounds=(2.0, 7.0),
+        jump_probability=0.999,
+        box_jump_share=box_jump_share,
+    )
+    positions = np.asarray(run_chains(tx, jnp.full(1, 3.0), gaussian_energy, 1).chains[:, 0])
+    assert positions.min() >= 2.0 and positions.max() <= 7.0
+    counts, _ = np.histogram(positions, bins=10, range=(2.0, 7.0))
+    uniform = scipy_stats.chisquare(counts).pvalue
+    if box_jump_share:
+        assert uniform > 1e-3
+    else:
+        assert uniform < 1e-6
+        assert np.mean(np.abs(positions - 3.0) < 1.0) > 0.5
+
+
+def one_dimensional_schwefel(x):
+    return -jnp.sum(x * jnp.sin(jnp.sqrt(jnp.abs(x))))
+
+
+@pytest.mark.parametrize(
+    ("jump_probability", "box_jump_share", "crosses"),
+    [(0.5, 0.25, True), (0.5, 0.0, True), (0.0, 0.25, False)],
+)
+def test_jumps_reach_a_basin_seven_initial_steps_away(jump_probability, box_jump_share, crosses):
+    # From the second-best minimum of Schwefel's function (x = -302.5), the only lower basin is
+    # the global one around x = 420.97, 7 steps of 100 away: Gaussian moves of 100 essentially
+    # never land there (z > 6.9), the Cauchy-scaled length of the jumps and the box-wide jumps
+    # do.
+    tx = annealax.metropolis(
+        64,
+        key=jax.random.key(7),
+        temperature=1e-6,
+        step_size=100.0,
+        target_acceptance=None,
+        bounds=(-500.0, 500.0),
+        jump_probability=jump_probability,
+        box_jump_share=box_jump_share,
+    )
+    state = run_chains(tx, jnp.full(1, -302.52), one_dimensional_schwefel, 500)
+    reached = state.chains[:, 0] > 380.0
+    if crosses:
+        assert float(jnp.mean(reached)) > 0.5
+        assert float(state.best_value) < -410.0
+    else:
+        assert not bool(jnp.any(reached))
+        assert float(state.best_value) > -310.0
+
+
+def test_without_bounds_every_jump_has_a_cauchy_length():
+    # box_jump_share needs a box: without bounds it changes nothing, bit for bit.
+    def final_chains(box_jump_share):
+        tx = annealax.metropolis(
+            32,
+            key=jax.random.key(8),
+            jump_probability=0.5,
+            box_jump_share=box_jump_share,
+        )
+        return run_chains(tx, jnp.zeros(3), gaussian_energy, 50).chains
+
+    np.testing.assert_array_equal(final_chains(0.0), final_chains(1.0))
+
+
+def test_jump_settings_work_as_injected_hyperparameters():
+    # Traced by optax.inject_hyperparams, the jump settings give the same chains as constants.
+    settings = dict(key=jax.random.key(9), bounds=(-2.0, 2.0), jump_probability=0.5)
+    injected = optax.inject_hyperparams(annealax.metropolis, static_args=("num_chains", "key"))(
+        16, box_jump_share=0.25, **settings
+    )
+    constant = annealax.metropolis(16, box_jump_share=0.25, **settings)
+    chains = [
+        optax.tree.get(run_chains(tx, jnp.zeros(2), gaussian_energy, 20), "chains")
+        for tx in (injected, constant)
+    ]
+    np.testing.assert_array_equal(chains[0], chains[1])
