@@ -56,6 +56,7 @@ VARIANTS: dict[str, dict | Callable[[int], dict]] = {
     "defaults": {},
     "no jumps (jump_probability=0)": dict(jump_probability=0.0),
     "no box-wide jumps (box_jump_share=0)": dict(box_jump_share=0.0),
+    "every jump box-wide (box_jump_share=1)": dict(box_jump_share=1.0),
     "cooling to 1e-4 T0": cooled_to(1e-4),
     "dense Gaussian moves": dict(proposal="gaussian"),
     "dense Cauchy moves": dict(proposal="cauchy"),
