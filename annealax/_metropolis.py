@@ -100,8 +100,8 @@ class MetropolisConfig:
         return 1 if self.replica_exchange is None else self.replica_exchange.num_temperatures
 
 
-KEY_USES = ("next", "proposal", "accept", "swap", "jump")
-"""What each of the five keys that a chain's key splits into at every step is for."""
+KEY_USES = ("next", "proposal", "accept", "swap", "jump", "jump_length")
+"""What each of the keys that a chain's key splits into at every step is for."""
 
 AUTO_FINAL_TEMPERATURE_RATIO = 1e-8
 """With ``temperature="auto"`` and no ``cooling``, the run cools geometrically to this times T0."""
@@ -444,18 +444,17 @@ def step(
 
     keys = jax.random.wrap_key_data(state.rng_key, impl=config.key_impl)
     makes_jumps = not _is_static_zero(config.jump_probability)
-    split_keys = jax.vmap(lambda k: jax.random.split(k, 5))(keys)
+    split_keys = jax.vmap(lambda k: jax.random.split(k, len(KEY_USES)))(keys)
     key_for = {use: split_keys[:, i] for i, use in enumerate(KEY_USES)}
     next_keys, proposal_keys, accept_keys = key_for["next"], key_for["proposal"], key_for["accept"]
     width = _mean_width(config, state.best_params)
     step_size = _step_sizes(config, state.log_step_factor, count, dtype)
     jumps = jnp.zeros(step_size.shape, bool)
     if makes_jumps:
-        decide_keys, length_keys = _split_each(key_for["jump"])
-        decision = _uniforms(decide_keys, dtype)
+        decision = _uniforms(key_for["jump"], dtype)
         jumps = decision < config.jump_probability
         initial_step = _step_sizes(config, _initial_log_step_factor(config, width), count, dtype)
-        jump_step = initial_step * _jump_lengths(length_keys, dtype)
+        jump_step = initial_step * _jump_lengths(key_for["jump_length"], dtype)
         if width is not None and not _is_static_zero(config.box_jump_share):
             box_jumps = decision < config.jump_probability * config.box_jump_share
             jump_step = jnp.where(box_jumps, BOX_JUMP_WIDTHS * width.astype(dtype), jump_step)
@@ -645,11 +644,6 @@ def _is_static_zero(value: Any) -> bool:
 def _jump_lengths(keys: jax.Array, dtype: jnp.dtype) -> jax.Array:
     """|C| for a standard Cauchy C, one per chain: a jump's step over the initial step size."""
     return jnp.abs(jax.vmap(lambda k: jax.random.cauchy(k, dtype=dtype))(keys))
-
-
-def _split_each(keys: jax.Array) -> tuple[jax.Array, jax.Array]:
-    pairs = jax.vmap(jax.random.split)(keys)
-    return pairs[:, 0], pairs[:, 1]
 
 
 def _uniforms(keys: jax.Array, dtype: jnp.dtype) -> jax.Array:

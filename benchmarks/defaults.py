@@ -82,9 +82,8 @@ def best_value(
     evaluations_per_dimension: int = EVALUATIONS_PER_DIMENSION,
 ) -> float:
     problem = make_problem(name, dim)
-    num_chains = (variant if isinstance(variant, dict) else {}).get(
-        "num_chains", BASE["num_chains"]
-    )
+    fixed = variant if isinstance(variant, dict) else {}
+    num_chains = fixed.get("num_chains", BASE["num_chains"])
     num_steps = max(1, evaluations_per_dimension * dim // num_chains - 1)
     settings = {**BASE, **(variant if isinstance(variant, dict) else variant(num_steps))}
     result = annealax.anneal(
