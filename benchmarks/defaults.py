@@ -28,16 +28,13 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from docs_section import DOCS, write_section
 from machine import describe
 from test_functions import TUNED, make_problem
 from tqdm import tqdm
 
 import annealax
 
-ROOT = Path(__file__).parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-MARKERS = ("<!-- defaults:start -->", "<!-- defaults:end -->")
-JUMP_MARKERS = ("<!-- jumps:start -->", "<!-- jumps:end -->")
 EVALUATIONS_PER_DIMENSION = 45_000
 POLISH = annealax.polish(30, every=500)
 BASE = dict(num_chains=64, polish=POLISH)
@@ -135,12 +132,6 @@ def ablation(
     return "\n".join(lines)
 
 
-def write_between(doc: Path, markers: tuple[str, str], markdown: str) -> None:
-    text = doc.read_text()
-    start, end = text.index(markers[0]), text.index(markers[1])
-    doc.write_text(text[: start + len(markers[0])] + "\n" + markdown + "\n" + text[end:])
-
-
 def main(argv: list[str] | None = None) -> tuple[str, str]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
@@ -159,8 +150,8 @@ def main(argv: list[str] | None = None) -> tuple[str, str]:
     jump_markdown = ablation(jump_variants, **study)
     print("\n" + jump_markdown)
     if not args.no_write and not args.quick:
-        write_between(args.doc, MARKERS, markdown)
-        write_between(args.doc, JUMP_MARKERS, jump_markdown)
+        write_section(args.doc, "defaults", markdown)
+        write_section(args.doc, "jumps", jump_markdown)
         print(f"\nwritten into {args.doc}")
     return markdown, jump_markdown
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,18 +33,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from docs_section import DOCS, write_section
 from flax import nnx
 from machine import describe
-from sklearn.datasets import load_digits
 
 import annealax
+
+# The digits and the MLP of the examples (examples/_digits.py).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+from _digits import MLP, digits
 
 NUM_CHAINS, STEP_SIZE, TEMPERATURE = 1024, 0.05, 1.0
 # `anneal` with the moves of the other contenders (dense Gaussian, no jumps); its step-size
 # adaptation stays on, as part of its bookkeeping.
 SAME_MOVES = dict(proposal="gaussian", jump_probability=0.0)
-DOCS = Path(__file__).parent.parent / "docs" / "benchmarks.md"
-MARKERS = ("<!-- metropolis:start -->", "<!-- metropolis:end -->")
 
 
 def rastrigin(x):
@@ -54,21 +57,11 @@ def rastrigin_numpy(x):
     return 10.0 * x.size + np.sum(x * x - 10.0 * np.cos(2.0 * np.pi * x))
 
 
-class MLP(nnx.Module):
-    def __init__(self, rngs: nnx.Rngs):
-        self.hidden = nnx.Linear(64, 32, rngs=rngs)
-        self.out = nnx.Linear(32, 10, rngs=rngs)
-
-    def __call__(self, x):
-        return self.out(jnp.tanh(self.hidden(x)))
-
-
 def mlp_problem():
     """The loss of a Flax MLP on a fixed batch, in JAX and in NumPy, and its parameters."""
-    digits = load_digits()
-    images = jnp.asarray(digits.data[:128] / 16.0, jnp.float32)
-    labels = jnp.asarray(digits.target[:128], jnp.int32)
-    graphdef, params = nnx.split(MLP(nnx.Rngs(0)))
+    images, labels = digits()
+    images, labels = images[:128], labels[:128]
+    graphdef, params = nnx.split(MLP(32, activation=jnp.tanh, rngs=nnx.Rngs(0)))
 
     def loss(params):
         logits = nnx.merge(graphdef, params)(images)
@@ -81,11 +74,11 @@ def mlp_problem():
         tree = unravel(flat)
         weights = {
             f"{layer}_{name}": np.asarray(tree[layer][name][...])
-            for layer in ("hidden", "out")
+            for layer in ("hidden", "logits")
             for name in ("kernel", "bias")
         }
         hidden = np.tanh(images_np @ weights["hidden_kernel"] + weights["hidden_bias"])
-        logits = hidden @ weights["out_kernel"] + weights["out_bias"]
+        logits = hidden @ weights["logits_kernel"] + weights["logits_bias"]
         logits = logits - logits.max(axis=1, keepdims=True)
         log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         return -log_probs[np.arange(len(labels_np)), labels_np].mean()
@@ -350,11 +343,7 @@ def main(argv: list[str] | None = None) -> str:
     table = "\n".join(lines)
     print("\n" + table)
     if args.write:
-        text = DOCS.read_text()
-        if MARKERS[0] not in text:
-            text += f"\n{MARKERS[0]}\n{MARKERS[1]}\n"
-        start, end = text.index(MARKERS[0]), text.index(MARKERS[1])
-        DOCS.write_text(text[: start + len(MARKERS[0])] + "\n" + table + "\n" + text[end:])
+        write_section(DOCS, "metropolis", table, heading="")
     return table
 
 

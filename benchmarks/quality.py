@@ -43,6 +43,7 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
+from docs_section import DOCS, write_section
 from machine import describe
 from scipy.optimize import dual_annealing
 from test_functions import FUNCTIONS, HELD_OUT, Problem, make_problem
@@ -60,10 +61,7 @@ else:
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-ROOT = Path(__file__).parent.parent
-DOCS = ROOT / "docs" / "benchmarks.md"
-PLOTS = ROOT / "docs" / "images" / "benchmarks"
-MARKERS = ("<!-- quality:start -->", "<!-- quality:end -->")
+PLOTS = DOCS.parent / "images" / "benchmarks"
 SECTION = """
 ## Quality: annealax against dual_annealing
 
@@ -575,15 +573,6 @@ def report(cells: Sequence[Cell], dims: Sequence[int], methods: Sequence[str]) -
     return lines
 
 
-def write_section(doc: Path, markdown: str) -> None:
-    """Put ``markdown`` between the quality markers, adding the section at the end if needed."""
-    text = doc.read_text()
-    if MARKERS[0] not in text:
-        text = text.rstrip("\n") + "\n" + SECTION + f"\n{MARKERS[0]}\n{MARKERS[1]}\n"
-    start, end = text.index(MARKERS[0]), text.index(MARKERS[1])
-    doc.write_text(text[: start + len(MARKERS[0])] + "\n" + markdown + "\n" + text[end:])
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10-D, 1 seed, sphere and Rastrigin")
@@ -630,7 +619,7 @@ def main(argv: list[str] | None = None) -> str:
     markdown = "\n".join(lines)
     print("\n" + markdown)
     if not args.no_write:
-        write_section(args.doc, markdown)
+        write_section(args.doc, "quality", markdown, heading=SECTION)
         print(f"\nwritten into {args.doc} and {args.out}/")
     return markdown
 

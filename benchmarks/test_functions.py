@@ -6,11 +6,12 @@ Each formula is written once against an array module ``xp`` (``numpy`` or ``jax.
 (float32 here). Every function has its minimum value 0.
 
 Boxes (the same interval in every coordinate): sphere and Rastrigin [-5.12, 5.12], Rosenbrock
-[-5, 5] (the search domain of the COCO/BBOB suite; De Jong's [-2.048, 2.048] and
-[-5, 10] are also in use), Ackley [-32.768, 32.768] and Griewank [-600, 600]. Held out from
-the tuning of annealax's defaults: Levy [-10, 10], Schwefel [-500, 500], Styblinski-Tang
-[-5, 5] (shifted by its minimum), Alpine N.1 [-10, 10], Salomon [-100, 100], the expanded
-Schaffer F6 [-100, 100], Xin-She Yang N.2 [-2 pi, 2 pi] and Happy Cat [-2, 2].
+[-5, 5] (the search domain of the COCO/BBOB suite; De Jong's [-2.048, 2.048] and [-5, 10] are
+also in use, the latter by `examples/global_optimization.py`), Ackley [-32.768, 32.768] and
+Griewank [-600, 600]. Held out from the tuning of annealax's defaults: Levy [-10, 10], Schwefel
+[-500, 500], Styblinski-Tang [-5, 5] (shifted by its minimum), Alpine N.1 [-10, 10], Salomon
+[-100, 100], the expanded Schaffer F6 [-100, 100], Xin-She Yang N.2 [-2 pi, 2 pi] and Happy Cat
+[-2, 2].
 """
 
 from __future__ import annotations

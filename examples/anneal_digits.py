@@ -28,36 +28,14 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
+from _digits import MLP, split_digits
 from flax import nnx
-from sklearn.datasets import load_digits
 from tqdm import tqdm
 
 import annealax
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-
-
-class MLP(nnx.Module):
-    """64 pixels, one hidden ReLU layer, 10 logits."""
-
-    def __init__(self, hidden: int, *, rngs: nnx.Rngs):
-        self.hidden = nnx.Linear(64, hidden, rngs=rngs)
-        self.logits = nnx.Linear(hidden, 10, rngs=rngs)
-
-    def __call__(self, images: jax.Array) -> jax.Array:
-        return self.logits(nnx.relu(self.hidden(images)))
-
-
-def load_data(key: jax.Array, test_fraction: float = 0.2):
-    """The 1797 digits as float32 vectors in [0, 1], split at random into train and test sets."""
-    digits = load_digits()
-    images = jnp.asarray(digits.data / 16.0, dtype=jnp.float32)
-    labels = jnp.asarray(digits.target, dtype=jnp.int32)
-    order = jax.random.permutation(key, len(labels))
-    num_test = round(test_fraction * len(labels))
-    test, train = order[:num_test], order[num_test:]
-    return (images[train], labels[train]), (images[test], labels[test])
 
 
 def cross_entropy(graphdef, params, images: jax.Array, labels: jax.Array) -> jax.Array:
@@ -191,7 +169,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--steps, --chains, --batch-size and --hidden must be >= 1")
 
     data_key, init_key, batch_key, anneal_key = jax.random.split(jax.random.key(args.seed), 4)
-    train_data, test_data = load_data(data_key)
+    train_data, test_data = split_digits(data_key)
     graphdef, params = nnx.split(MLP(args.hidden, rngs=nnx.Rngs(init_key)))
     batches = np.asarray(minibatches(batch_key, num_steps, len(train_data[1]), args.batch_size))
 

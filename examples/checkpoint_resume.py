@@ -31,8 +31,8 @@ import matplotlib
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
+from _digits import MLP, digits
 from flax import nnx
-from sklearn.datasets import load_digits
 from tqdm import tqdm
 
 import annealax
@@ -42,17 +42,6 @@ import matplotlib.pyplot as plt
 
 BATCH_SIZE = 32
 ANNEALING_SUBSET = 256  # training examples in the annealer's loss
-
-
-class MLP(nnx.Module):
-    """One hidden layer, for flattened 8x8 images."""
-
-    def __init__(self, hidden: int = 32, *, rngs: nnx.Rngs):
-        self.hidden = nnx.Linear(64, hidden, rngs=rngs)
-        self.logits = nnx.Linear(hidden, 10, rngs=rngs)
-
-    def __call__(self, images: jax.Array) -> jax.Array:
-        return self.logits(nnx.relu(self.hidden(images)))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +61,9 @@ class Experiment:
     num_steps: int
 
 
-def load_data(key: jax.Array):
-    """The 1797 digits as flat float32 vectors in [0, 1]: 80% for training, in random order."""
-    digits = load_digits()
-    images = jnp.asarray(digits.data / 16.0, dtype=jnp.float32)
-    labels = jnp.asarray(digits.target, dtype=jnp.int32)
+def training_set(key: jax.Array):
+    """The first 80% of the digits in a random order, flat float32 vectors in [0, 1]."""
+    images, labels = digits()
     order = jax.random.permutation(key, len(labels))[: round(0.8 * len(labels))]
     return images[order], labels[order]
 
@@ -283,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error("--epochs, --anneal-steps and --chains must be >= 1")
 
     data_key, shuffle_key, anneal_key, run_key = jax.random.split(jax.random.key(args.seed), 4)
-    data = load_data(data_key)
+    data = training_set(data_key)
     experiments = {
         "coolmomentum": coolmomentum_experiment(data, shuffle_key, epochs),
         "metropolis": metropolis_experiment(data, anneal_key, anneal_steps, args.chains),

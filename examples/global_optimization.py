@@ -1,14 +1,14 @@
 """Minimise standard test functions with `annealax.anneal` and `scipy.optimize.dual_annealing`.
 
-Sphere, Rosenbrock, Rastrigin, Ackley and Griewank in ``--dim`` dimensions (10 by default), on
-their usual boxes. Both optimizers start at the same random point of the box. `annealax.anneal`
-runs with its self-tuning defaults (64 chains, one coordinate per move, the temperature measured
-from the first moves and cooled geometrically, step sizes adapted) for 10,000 steps, with the box
-as bounds and an L-BFGS polish of its 4 best chains every 500 steps and at the end.
-`scipy.optimize.dual_annealing` runs with its
-defaults (which include a local search by L-BFGS-B) and a fixed seed. The script prints a table
-(best value, wall time, evaluations of each) and plots the best value found against the time.
-annealax computes in float32, scipy in float64; annealax's compilation is timed apart.
+Sphere, Rosenbrock, Rastrigin, Ackley and Griewank (the formulas of `benchmarks/test_functions.py`)
+in ``--dim`` dimensions (10 by default), on their usual boxes, Rosenbrock on [-5, 10]. Both
+optimizers start at the same random point of the box. `annealax.anneal` runs with its self-tuning
+defaults (64 chains, one coordinate per move, the temperature measured from the first moves and
+cooled geometrically, step sizes adapted) for 10,000 steps, with the box as bounds and an L-BFGS
+polish of its 4 best chains every 500 steps and at the end. `scipy.optimize.dual_annealing` runs
+with its defaults (which include a local search by L-BFGS-B) and a fixed seed. The script prints
+a table (best value, wall time, evaluations of each) and plots the best value found against the
+time. annealax computes in float32, scipy in float64; annealax's compilation is timed apart.
 
     python examples/global_optimization.py            # 5 functions, under a minute on a laptop
     python examples/global_optimization.py --dim 30   # the same in 30 dimensions
@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
+import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 import jax
 import jax.numpy as jnp
@@ -38,52 +36,14 @@ import annealax
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-# The formulas take the array module, numpy for scipy or jax.numpy for annealax.
+# The test functions of the benchmarks, each a formula ``formula(x, xp)`` of the array module
+# (numpy for scipy, jax.numpy for annealax) and its box.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from test_functions import FUNCTIONS, TUNED, TestFunction
 
-
-def sphere(x, xp: ModuleType = np):
-    return xp.sum(x**2)
-
-
-def rosenbrock(x, xp: ModuleType = np):
-    return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
-
-
-def rastrigin(x, xp: ModuleType = np):
-    return 10.0 * x.shape[0] + xp.sum(x**2 - 10.0 * xp.cos(2.0 * math.pi * x))
-
-
-def ackley(x, xp: ModuleType = np):
-    mean_square = xp.mean(x**2)
-    mean_cosine = xp.mean(xp.cos(2.0 * math.pi * x))
-    return -20.0 * xp.exp(-0.2 * xp.sqrt(mean_square)) - xp.exp(mean_cosine) + 20.0 + math.e
-
-
-def griewank(x, xp: ModuleType = np):
-    index = xp.arange(1, x.shape[0] + 1, dtype=x.dtype)
-    return xp.sum(x**2) / 4000.0 - xp.prod(xp.cos(x / xp.sqrt(index))) + 1.0
-
-
-@dataclasses.dataclass(frozen=True)
-class TestFunction:
-    """A test function, its box (the same bounds in every coordinate) and its minimum value 0."""
-
-    name: str
-    formula: Callable
-    lower: float
-    upper: float
-
-
-FUNCTIONS = {
-    function.name: function
-    for function in (
-        TestFunction("sphere", sphere, -5.12, 5.12),
-        TestFunction("rosenbrock", rosenbrock, -5.0, 10.0),
-        TestFunction("rastrigin", rastrigin, -5.12, 5.12),
-        TestFunction("ackley", ackley, -32.768, 32.768),
-        TestFunction("griewank", griewank, -600.0, 600.0),
-    )
-}
+# Rosenbrock's box: [-5, 10] in this example and its figures; the benchmarks search the smaller
+# [-5, 5] of the COCO/BBOB suite (`--rosenbrock-box -5 5`).
+ROSENBROCK_BOX = (-5.0, 10.0)
 QUICK_FUNCTIONS = ("sphere", "rastrigin", "ackley")
 
 
@@ -235,7 +195,15 @@ def plot(results: dict, dim: int, path: Path) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dim", type=int, default=10)
-    parser.add_argument("--functions", nargs="+", choices=tuple(FUNCTIONS), default=None)
+    parser.add_argument("--functions", nargs="+", choices=TUNED, default=None)
+    parser.add_argument(
+        "--rosenbrock-box",
+        type=float,
+        nargs=2,
+        default=ROSENBROCK_BOX,
+        metavar=("LOWER", "UPPER"),
+        help="the bounds of Rosenbrock in every coordinate (default: -5 10)",
+    )
     parser.add_argument("--chains", type=int, default=64)
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
@@ -252,16 +220,21 @@ def main(argv: list[str] | None = None) -> dict:
         names = args.functions or QUICK_FUNCTIONS
     else:
         dim, budget = args.dim, Budget(args.chains, args.steps, scipy_maxiter=1000)
-        names = args.functions or tuple(FUNCTIONS)
+        names = args.functions or TUNED
     if min(dim, budget.num_chains, budget.num_steps) < 1:
         parser.error("--dim, --chains and --steps must be >= 1")
+    lower, upper = args.rosenbrock_box
+    if not lower < upper:
+        parser.error(f"--rosenbrock-box must have LOWER < UPPER, got {lower:g} {upper:g}")
+    functions = {name: FUNCTIONS[name] for name in TUNED}
+    functions["rosenbrock"] = dataclasses.replace(functions["rosenbrock"], lower=lower, upper=upper)
 
     keys = jax.random.split(jax.random.key(args.seed), len(names))
     results = {}
     with tqdm(names, desc="functions", unit="function") as bar:
         for name, key in zip(bar, keys, strict=True):
             bar.set_postfix(function=name)
-            results[name] = compare(FUNCTIONS[name], dim, key, args.seed, budget)
+            results[name] = compare(functions[name], dim, key, args.seed, budget)
 
     print(
         f"\n{dim} dimensions, seed {args.seed}; annealax: {budget.num_chains} chains x "

@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import matplotlib
 import numpy as np
 import optax
+from _digits import split_digits
 from flax import nnx
-from sklearn.datasets import load_digits
 from tqdm import tqdm
 
 import annealax
@@ -60,17 +60,6 @@ class CNN(nnx.Module):
 def init_params(key: jax.Array) -> nnx.State:
     """The CNN's parameters, initialised in one compiled call rather than op by op."""
     return nnx.state(CNN(rngs=nnx.Rngs(key)))
-
-
-def load_data(key: jax.Array, test_fraction: float = 0.2):
-    """The 1797 digits as float32 images in [0, 1], split at random into train and test sets."""
-    digits = load_digits()
-    images = jnp.asarray(digits.data.reshape(-1, 8, 8, 1) / 16.0, dtype=jnp.float32)
-    labels = jnp.asarray(digits.target, dtype=jnp.int32)
-    order = jax.random.permutation(key, len(labels))
-    num_test = round(test_fraction * len(labels))
-    test, train = order[:num_test], order[num_test:]
-    return (images[train], labels[train]), (images[test], labels[test])
 
 
 def coolmomentum_name(cooling: str) -> str:
@@ -283,7 +272,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
 
     seeds = list(range(args.seed, args.seed + num_seeds))
-    train_data, test_data = load_data(jax.random.key(args.seed))
+    train_data, test_data = split_digits(jax.random.key(args.seed), shape=(8, 8, 1))
     seed_keys = [tuple(jax.random.split(jax.random.key(seed))) for seed in seeds]
     graphdef = nnx.graphdef(nnx.eval_shape(lambda: CNN(rngs=nnx.Rngs(0))))
     steps_per_epoch = len(train_data[1]) // args.batch_size

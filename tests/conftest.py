@@ -19,8 +19,10 @@ def strict_jax_numerics():
 
 
 @pytest.fixture
-def run_example(tmp_path, capsys):
+def run_example(tmp_path, capsys, monkeypatch):
     """Run ``examples/<name>.py --quick --out <tmp>``; return its summary, stdout and folder."""
+    # As `python examples/<name>.py` does, so that the examples import their shared modules.
+    monkeypatch.syspath_prepend(str(EXAMPLES))
 
     def run(name: str, *args: str):
         module = runpy.run_path(str(EXAMPLES / f"{name}.py"), run_name=f"example_{name}")
