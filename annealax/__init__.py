@@ -24,6 +24,7 @@ from annealax._schedules import (
     restarting_temperature,
 )
 from annealax._sharding import shard_chains
+from annealax._status import AnnealStatus
 from annealax._temperature import TrackTemperatureState, track_temperature
 from annealax._tempering import ReplicaExchange, replica_exchange
 
@@ -31,6 +32,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnnealResult",
+    "AnnealStatus",
     "AnnealTrace",
     "CoolMomentumState",
     "MetropolisState",

@@ -22,11 +22,13 @@ from annealax._metropolis import (
     checked_value_fn,
     configure,
     init_state,
+    initial_chains,
     step,
 )
 from annealax._polish import Polish, polish_points
 from annealax._proposals import random_walk
 from annealax._sharding import check_mesh, constrain
+from annealax._status import AnnealStatus
 from annealax._tempering import ReplicaExchange
 
 _INT32_MAX = 2**31 - 1
@@ -49,6 +51,8 @@ class AnnealResult(NamedTuple):
             polish.
         num_evaluations: The number of loss evaluations, those of the polish included (int32,
             saturating at $2^{31} - 1$).
+        status: Why the run ended: an `AnnealStatus` code (int32), such as
+            ``AnnealStatus.TARGET_REACHED`` or ``AnnealStatus.NO_FINITE_LOSS``.
     """
 
     best_params: optax.Params
@@ -56,6 +60,7 @@ class AnnealResult(NamedTuple):
     state: MetropolisState
     trace: AnnealTrace
     num_evaluations: jax.Array
+    status: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +103,7 @@ def anneal(
     callback: Callable[[jax.Array, AnnealTrace], Any] | None = None,
     progress: bool = False,
     acceptance_window: int = 100,
+    per_chain_init: bool = False,
 ) -> AnnealResult:
     r"""Minimise ``value_fn`` by simulated annealing: `metropolis` run for ``num_steps`` steps.
 
@@ -116,7 +122,9 @@ def anneal(
     or another dense move. Optionally, the best chains are refined by L-BFGS at the end
     (`polish`), and the run stops early at a ``target_value`` or after ``patience`` steps
     without improvement; the stop is decided inside the compiled loop, whose remaining
-    iterations then cost nothing but a branch.
+    iterations then skip the step through `jax.lax.cond` (under `jax.vmap`, which turns the
+    `cond` into a `select`, they still compute it). ``status`` in the result says why the run
+    ended.
 
     Calling again with the same ``value_fn`` and static settings reuses the compiled run: float
     temperatures, step sizes, bounds and target values are arguments of it, not constants.
@@ -156,9 +164,13 @@ def anneal(
         progress: Show a tqdm progress bar, fed from inside the compiled loop (only in a call
             outside `jax.jit` and `jax.vmap`).
         acceptance_window: See `metropolis`.
+        per_chain_init: Take the leading axis of every leaf of ``init_params`` as the chain
+            axis, of size ``num_chains``: chain $i$ starts at ``init_params[i]`` (random
+            restarts, a population from an earlier run). Without it every chain starts at
+            ``init_params``.
 
     Returns:
-        An `AnnealResult`.
+        An `AnnealResult`; its ``status`` says why the run ended (`AnnealStatus`).
 
     Examples:
         >>> import jax.numpy as jnp
@@ -172,7 +184,7 @@ def anneal(
         (True, (2000,))
     """
     value_fn = checked_value_fn(value_fn)
-    _checks.check_positive_int("num_steps", num_steps)
+    num_steps = _checks.check_positive_int("num_steps", num_steps)
     if callback is not None and not callable(callback):
         raise ValueError(f"`callback` must be callable or None, got {callback!r}")
     if polish is not None and not isinstance(polish, Polish):
@@ -183,7 +195,7 @@ def anneal(
         )
     if target_value is not None and not _checks.is_python_number(target_value):
         raise ValueError(f"`target_value` must be a float or None, got {target_value!r}")
-    _checks.check_optional_positive_int("patience", patience)
+    patience = _checks.check_optional_positive_int("patience", patience)
     config, typed_key = configure(
         num_chains,
         key=key,
@@ -200,9 +212,14 @@ def anneal(
         cooling=cooling,
         num_steps=num_steps,
         replica_exchange=replica_exchange,
+        per_chain_init=per_chain_init,
     )
+    # The checks of the starting point, outside the compiled run so that errors show values.
+    point = jax.eval_shape(lambda p: initial_chains(config, p)[1], init_params)
+    if polish is not None:
+        check_polish_params(point)
     if mesh is not None:
-        check_mesh(mesh, num_chains)
+        check_mesh(mesh, config.num_chains)
     # Numeric settings are arguments of the compiled run, not constants of it.
     settings = {
         "temperature": temperature,
@@ -305,6 +322,7 @@ def _run(init_params, key, dynamic, *, static: _Static) -> AnnealResult:
     (state, polish_evaluations), trace = jax.lax.scan(
         body, (state, no_evaluations), length=static.num_steps
     )
+    stopped_early = stopped(state)
     if static.polish is not None:
         state, polish_evaluations = _polish_best_chains(static, config, state, polish_evaluations)
         trace = trace._replace(best_value=trace.best_value.at[-1].set(state.best_value))
@@ -312,7 +330,32 @@ def _run(init_params, key, dynamic, *, static: _Static) -> AnnealResult:
     steps = state.count + 1
     overflows = steps > (_INT32_MAX - polish_evaluations) // config.num_chains
     evaluations = jnp.where(overflows, _INT32_MAX, steps * config.num_chains + polish_evaluations)
-    return AnnealResult(state.best_params, state.best_value, state, trace, evaluations)
+    status = _status(static, stopped_early, state, trace, dynamic.get("target_value"))
+    return AnnealResult(state.best_params, state.best_value, state, trace, evaluations, status)
+
+
+def _status(static, stopped_early, state, trace, target_value) -> jax.Array:
+    """The `AnnealStatus` code of a finished run (the highest that applies)."""
+    status = jnp.asarray(int(AnnealStatus.COMPLETED), jnp.int32)
+    if static.patience is not None:
+        status = jnp.where(stopped_early, int(AnnealStatus.PATIENCE_EXHAUSTED), status)
+    if static.stop_at_target:
+        reached = state.best_value <= target_value
+        status = jnp.where(stopped_early & reached, int(AnnealStatus.TARGET_REACHED), status)
+    status = jnp.where(jnp.isfinite(state.best_value), status, int(AnnealStatus.NO_FINITE_LOSS))
+    temperatures = trace.temperature
+    invalid = jnp.any(~jnp.isfinite(temperatures) | (temperatures < 0))
+    return jnp.where(invalid, int(AnnealStatus.INVALID_TEMPERATURE), status).astype(jnp.int32)
+
+
+def check_polish_params(params: optax.Params) -> None:
+    """Raise unless every leaf is floating: the polish follows gradients."""
+    for leaf in jax.tree.leaves(params):
+        if not jnp.issubdtype(leaf.dtype, jnp.floating):
+            raise ValueError(
+                "`polish` follows gradients and needs floating-point params, got a leaf of dtype "
+                f"{leaf.dtype}; use polish=None for integer or boolean params"
+            )
 
 
 def _polish_best_chains(
@@ -343,7 +386,7 @@ def _polish_best_chains(
         best_value=jnp.where(improved, values[best], state.best_value),
         best_step=jnp.where(improved, state.count, state.best_step),
     )
-    return state, evaluations + used
+    return state, evaluations + used.astype(evaluations.dtype)
 
 
 _BARS: list[tqdm] = []  # the bars of the runs in progress; callbacks advance the newest

@@ -4,10 +4,17 @@ Each law starts at ``rho_0 = momentum`` and lowers the momentum coefficient, whi
 friction of the underlying Langevin dynamics and so cools the system. Every schedule is computed in
 log space and clamped, so it stays finite and exactly 0 once cooled, for any step count up to the
 int32 limit and in every dtype.
+
+Hyperparameters are checked when they arrive, if they are concrete (Python or NumPy numbers, or
+arrays that are not traced). A traced hyperparameter (under `jit`, for example one that
+`optax.inject_hyperparams` holds in the state and that is changed inside a jitted step) cannot be
+checked; if it is out of range, the schedule returns NaN, so that the parameters become NaN at the
+next update rather than following a wrong cooling law.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -100,7 +107,9 @@ def exponential_cooling(
             return _log(t, 1.0 - momentum) - t * _log(t, cooling_rate)
 
     def schedule(count: jax.typing.ArrayLike) -> jax.Array:
-        return 1.0 - jnp.exp(jnp.minimum(log_distance(_as_float(count)), 0.0))
+        t = _as_float(count)
+        rho = 1.0 - jnp.exp(jnp.minimum(log_distance(t), 0.0))
+        return _nan_if_out_of_range(rho, momentum, cooling_rate, total_steps)
 
     return schedule
 
@@ -138,7 +147,8 @@ def friction_cooling(
         t = _as_float(count)
         progress = jnp.minimum(t / _like(t, total_steps), 1.0)
         friction = jnp.exp((1.0 - progress) * _log(t, (1.0 - momentum) / (1.0 + momentum)))
-        return (1.0 - friction) / (1.0 + friction)
+        rho = (1.0 - friction) / (1.0 + friction)
+        return _nan_if_out_of_range(rho, momentum, None, total_steps)
 
     return schedule
 
@@ -177,7 +187,7 @@ def linear_cooling(
         rho_0 = _like(t, momentum)
         progress = jnp.minimum(t / _like(t, total_steps), 1.0)
         rho = rho_0 * (1.0 - progress) / jnp.abs(1.0 - rho_0 * progress)
-        return jnp.maximum(rho, 0.0)
+        return _nan_if_out_of_range(jnp.maximum(rho, 0.0), momentum, None, total_steps)
 
     return schedule
 
@@ -224,6 +234,32 @@ def momentum_schedule(
     return law(momentum, total_steps)
 
 
+def _nan_if_out_of_range(
+    rho: jax.Array,
+    momentum: jax.typing.ArrayLike,
+    cooling_rate: jax.typing.ArrayLike | None,
+    total_steps: jax.typing.ArrayLike | None,
+) -> jax.Array:
+    """``rho``, or NaN where a traced hyperparameter, which could not be checked, is out of range.
+
+    Hyperparameters that are not traced were checked when the schedule was made, and cost nothing
+    here.
+    """
+    valid = []
+    if _checks.is_traced(momentum):
+        rho_0 = _like(rho, momentum)
+        valid.append((rho_0 >= 0.0) & (rho_0 < 1.0))
+    if _checks.is_traced(cooling_rate):
+        alpha = _like(rho, cooling_rate)
+        valid.append((alpha > 0.0) & (alpha <= 1.0))
+    if _checks.is_traced(total_steps):
+        steps = _like(rho, total_steps)
+        valid.append((steps >= 1.0) & (steps == jnp.floor(steps)))
+    if not valid:
+        return rho
+    return jnp.where(functools.reduce(jnp.logical_and, valid), rho, jnp.nan)
+
+
 def _as_float(count: jax.typing.ArrayLike) -> jax.Array:
     """The update count as a float of JAX's default precision (float64 under x64)."""
     return jnp.asarray(count, dtype=jnp.result_type(float))
@@ -241,5 +277,9 @@ def _log(reference: jax.Array, value: jax.typing.ArrayLike) -> jax.Array:
 
 
 def _like(reference: jax.Array, value: jax.typing.ArrayLike) -> jax.Array:
-    """A hyperparameter in the dtype of the schedule's arithmetic."""
-    return jnp.asarray(value, dtype=reference.dtype)
+    """A hyperparameter in the dtype of the schedule's arithmetic.
+
+    Of a complex value, as `optax.inject_hyperparams` makes them for complex parameters, the real
+    part.
+    """
+    return jnp.asarray(jnp.real(value), dtype=reference.dtype)

@@ -1,7 +1,5 @@
 """CoolMomentum: momentum SGD whose momentum coefficient is cooled (Borysenko & Byshkin, 2021)."""
 
-from __future__ import annotations
-
 from typing import NamedTuple
 
 import jax
@@ -32,10 +30,12 @@ class CoolMomentumState(NamedTuple):
     r"""State of `coolmomentum`.
 
     Attributes:
-        inner: The states of the chain ``add_decayed_weights`` (when ``weight_decay`` is not 0),
-            `scale_by_coolmomentum` and ``scale_by_learning_rate``.
-        temperature: The rescaled temperature $T \, dt^2$ of the last update: the mean over every
-            scalar parameter of $(\theta_{t+1} - \theta_t)^2$ (0 before the first update).
+        inner: The states of the chain ``add_decayed_weights`` (``optax.identity`` for a Python
+            ``weight_decay`` of 0, with the same empty state), `scale_by_coolmomentum` and
+            ``scale_by_learning_rate``: its structure does not depend on ``weight_decay``.
+        temperature: The rescaled temperature $T \, dt^2$ of the last update whose number is a
+            multiple of ``temperature_every`` (every update by default): the mean over every scalar
+            parameter of $|\theta_{t+1} - \theta_t|^2$ (0 before the first such update).
     """
 
     inner: tuple
@@ -68,10 +68,17 @@ def scale_by_coolmomentum(
         cooling_rate: The cooling rate $\alpha$ of the exponential law, in (0, 1].
         total_steps: The planned number of updates $S$ (see `annealax.momentum_schedule`).
         cooling: ``"exponential"``, ``"linear"`` or ``"friction"``.
-        accumulator_dtype: The dtype of the velocity; ``None`` uses each parameter's dtype.
+        accumulator_dtype: The dtype of the velocity, floating-point or complex; ``None`` uses
+            each parameter's dtype.
 
     Returns:
         An `optax.GradientTransformation` whose state is a `ScaleByCoolMomentumState`.
+
+    Raises:
+        ValueError: For a hyperparameter outside its range (see `annealax.momentum_schedule`;
+            traced values are not checked and make $\rho_t$ NaN when out of range), an
+            ``accumulator_dtype`` that is not floating-point or complex, or, at ``init``,
+            parameters of an integer or boolean dtype.
 
     Examples:
         >>> import jax.numpy as jnp
@@ -87,9 +94,10 @@ def scale_by_coolmomentum(
     rho_schedule = momentum_schedule(
         momentum, cooling_rate, total_steps=total_steps, cooling=cooling
     )
-    accumulator_dtype = None if accumulator_dtype is None else jnp.dtype(accumulator_dtype)
+    accumulator_dtype = _velocity_dtype(accumulator_dtype)
 
     def init_fn(params: optax.Params) -> ScaleByCoolMomentumState:
+        _check_params_dtype(params)
         count = jnp.zeros([], jnp.int32)
         return ScaleByCoolMomentumState(
             count=count,
@@ -131,6 +139,7 @@ def coolmomentum(
     cooling: str = "exponential",
     weight_decay: jax.typing.ArrayLike = 0.0,
     accumulator_dtype: jax.typing.DTypeLike | None = None,
+    temperature_every: jax.typing.ArrayLike = 1,
 ) -> optax.GradientTransformationExtraArgs:
     r"""CoolMomentum: Langevin dynamics with simulated annealing, as an Optax optimizer.
 
@@ -152,8 +161,14 @@ def coolmomentum(
     at the last update; after that the rule is gradient descent with step $lr / 2$.
 
     The state holds the $\rho_t$ of the last update and the authors' rescaled temperature
-    $T \, dt^2$, the mean over every scalar parameter of $(\theta_{t+1} - \theta_t)^2$:
-    ``optax.tree.get(opt_state, "rho")`` and ``optax.tree.get(opt_state, "temperature")``.
+    $T \, dt^2$, the mean over every scalar parameter of $|\theta_{t+1} - \theta_t|^2$:
+    ``optax.tree.get(opt_state, "rho")`` and ``optax.tree.get(opt_state, "temperature")``. The
+    temperature is that of CoolMomentum's own update; transformations chained after it that
+    rescale the update (such as ``optax.contrib.reduce_on_plateau``) are not seen, and
+    `annealax.track_temperature` placed last records the displacement they give. On a CPU the
+    temperature costs one more read of the velocity per update it is computed at; with
+    ``temperature_every=k`` it is computed at updates $k, 2k, 3k, \dots$ only (counting from 1),
+    and the state holds the value of the last of them.
 
     Args:
         learning_rate: $lr = dt^2$, a float or an `optax.Schedule`. A schedule scales the whole
@@ -166,7 +181,10 @@ def coolmomentum(
             ``"friction"`` (both need ``total_steps``).
         weight_decay: Coupled L2 coefficient $wd$, added to the gradient before the velocity
             update (the authors' PyTorch ``weight_decay``), >= 0.
-        accumulator_dtype: The dtype of the velocity; ``None`` uses each parameter's dtype.
+        accumulator_dtype: The dtype of the velocity, floating-point or complex; ``None`` uses
+            each parameter's dtype.
+        temperature_every: Compute the temperature at every ``temperature_every``-th update
+            only, an integer >= 1. The updates do not depend on it.
 
     Returns:
         An `optax.GradientTransformationExtraArgs` whose state is a `CoolMomentumState`. Its
@@ -174,8 +192,16 @@ def coolmomentum(
         scale_by_coolmomentum(...), optax.scale_by_learning_rate(learning_rate))``.
 
     Raises:
-        ValueError: For a ``momentum``, ``cooling_rate``, ``total_steps``, ``cooling`` or
-            ``weight_decay`` outside its range, or for both ``cooling_rate`` and ``total_steps``.
+        ValueError: For a ``learning_rate`` (unless a schedule) or ``weight_decay`` below 0, a
+            ``momentum``, ``cooling_rate``, ``total_steps``, ``cooling`` or ``temperature_every``
+            outside its range, both ``cooling_rate`` and ``total_steps``, an
+            ``accumulator_dtype`` that is not floating-point or complex, or, at ``init``,
+            parameters of an integer or boolean dtype. Hyperparameters are checked when they
+            are Python numbers or concrete arrays, as ``optax.inject_hyperparams`` passes them
+            at ``init``. A traced value (one changed inside a jitted step) cannot be checked: an
+            out-of-range ``momentum``, ``cooling_rate`` or ``total_steps`` then makes $\rho_t$,
+            and so the parameters, NaN; a negative ``learning_rate`` or ``weight_decay`` is used
+            as it is.
 
     Examples:
         >>> import jax
@@ -198,12 +224,16 @@ def coolmomentum(
         Langevin dynamics with simulated annealing", Scientific Reports 11, 10705 (2021),
         [doi:10.1038/s41598-021-90144-3](https://doi.org/10.1038/s41598-021-90144-3).
     """
+    if not callable(learning_rate):
+        _checks.check_non_negative("learning_rate", learning_rate)
     _checks.check_non_negative("weight_decay", weight_decay)
-    decay = []
-    if not (_checks.is_python_number(weight_decay) and weight_decay == 0):
-        decay.append(optax.add_decayed_weights(weight_decay))
+    _checks.check_count("temperature_every", temperature_every)
+    if _checks.is_python_number(weight_decay) and weight_decay == 0:
+        decay = optax.identity()
+    else:
+        decay = optax.add_decayed_weights(weight_decay)
     inner = optax.chain(
-        *decay,
+        decay,
         scale_by_coolmomentum(
             momentum,
             cooling_rate,
@@ -213,7 +243,7 @@ def coolmomentum(
         ),
         optax.scale_by_learning_rate(learning_rate),
     )
-    core_index = len(decay)
+    every_update = _checks.is_python_number(temperature_every) and temperature_every == 1
 
     def init_fn(params: optax.Params) -> CoolMomentumState:
         return CoolMomentumState(
@@ -226,14 +256,46 @@ def coolmomentum(
         params: optax.Params | None = None,
         **extra_args,
     ) -> tuple[optax.Updates, CoolMomentumState]:
-        count = state.inner[core_index].count
+        count = state.inner[1].count
         updates, inner_state = inner.update(updates, state.inner, params, **extra_args)
-        # The update is -lr_t * velocity. Reducing the stored velocity rather than the update
-        # lets XLA's CPU backend fuse the reduction without materialising the update.
-        rate = learning_rate(count) if callable(learning_rate) else learning_rate
         dtype = state.temperature.dtype
-        velocity_square = mean_square(inner_state[core_index].velocity, dtype)
-        temperature = jnp.square(jnp.asarray(rate, dtype)) * velocity_square
-        return updates, CoolMomentumState(inner=inner_state, temperature=temperature)
+
+        def temperature() -> jax.Array:
+            # The update is -lr_t * velocity. Reducing the stored velocity rather than the update
+            # lets XLA's CPU backend fuse the reduction without materialising the update.
+            rate = learning_rate(count) if callable(learning_rate) else learning_rate
+            velocity_square = mean_square(inner_state[1].velocity, dtype)
+            return jnp.square(jnp.asarray(jnp.real(rate), dtype)) * velocity_square
+
+        if every_update:
+            new_temperature = temperature()
+        else:
+            every = jnp.asarray(temperature_every, jnp.int32)
+            due = inner_state[1].count % every == 0
+            new_temperature = jax.lax.cond(due, temperature, lambda: state.temperature)
+        return updates, CoolMomentumState(inner=inner_state, temperature=new_temperature)
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _velocity_dtype(accumulator_dtype: jax.typing.DTypeLike | None) -> jnp.dtype | None:
+    if accumulator_dtype is None:
+        return None
+    dtype = jnp.dtype(accumulator_dtype)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+        raise ValueError(
+            f"`accumulator_dtype` must be a floating-point or complex dtype, got {dtype}"
+        )
+    return dtype
+
+
+def _check_params_dtype(params: optax.Params) -> None:
+    """A ValueError for integer or boolean parameters, which CoolMomentum's updates cannot move."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(params):
+        dtype = jnp.result_type(leaf)
+        if not jnp.issubdtype(dtype, jnp.inexact):
+            where = f"params{jax.tree_util.keystr(path)}"
+            raise ValueError(
+                f"CoolMomentum needs floating-point or complex parameters, got {where} of dtype "
+                f"{dtype}; cast them, e.g. with params.astype(jnp.float32)"
+            )

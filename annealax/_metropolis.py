@@ -8,9 +8,11 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
-from annealax import _checks, _keys, _proposals, _self_tuning, _tempering
+from annealax import _bounds, _checks, _keys, _proposals, _self_tuning, _tempering
+from annealax._ranges import check_real
 from annealax._schedules import geometric_temperature
 from annealax._temperature import accumulation_dtype
 from annealax._tempering import ReplicaExchange
@@ -34,8 +36,10 @@ class MetropolisState(NamedTuple):
             (0 before the first step); 1 otherwise.
         step_size: Each chain's proposal scale in the last step, shape ``(num_chains,)``.
         log_step_factor: The logarithm of each chain's adapted factor on the step size.
-        acceptance_rate: Each chain's fraction of accepted proposals over the recent steps
-            (a running mean over the last ``acceptance_window`` steps), shape ``(num_chains,)``.
+        acceptance_rate: Each chain's recent fraction of accepted proposals, shape
+            ``(num_chains,)``: the mean over the steps done for the first
+            ``acceptance_window`` steps, then an exponential average that weighs each new
+            step by ``1 / acceptance_window``.
         rung: Each chain's rung on the replica-exchange ladder (0, the coldest, without one).
         swap_rate: The fraction of accepted swaps of each pair of neighbouring rungs over the
             recent swap rounds, shape ``(num_temperatures - 1,)`` (a single 0 without a
@@ -94,6 +98,8 @@ class MetropolisConfig:
     jump_probability: float
     box_jump_share: float
     replica_exchange: ReplicaExchange | None
+    per_chain_init: bool = False
+    bounds_finite: bool = False
 
     @property
     def num_temperatures(self) -> int:
@@ -132,6 +138,7 @@ def metropolis(
     cooling: optax.Schedule | None = None,
     num_steps: int | None = None,
     replica_exchange: ReplicaExchange | None = None,
+    per_chain_init: bool = False,
 ) -> optax.GradientTransformationExtraArgs:
     r"""Simulated annealing by the Metropolis rule, with ``num_chains`` chains in parallel.
 
@@ -215,6 +222,10 @@ def metropolis(
             1); by default geometric from 1 to 1e-8 over ``num_steps``.
         num_steps: The length of the run, for the default ``cooling``.
         replica_exchange: A `replica_exchange` ladder, or None.
+        per_chain_init: Take the leading axis of every leaf of the params given to ``init`` as
+            the chain axis (of size ``num_chains``): chain $i$ starts at ``params[i]``. Without
+            it, every chain starts at the params. ``update`` then takes either one chain's
+            params or all of them, and its updates move each to the best chain.
 
     Returns:
         An `optax.GradientTransformationExtraArgs` whose state is a `MetropolisState`.
@@ -262,6 +273,7 @@ def metropolis(
         cooling=cooling,
         num_steps=num_steps,
         replica_exchange=replica_exchange,
+        per_chain_init=per_chain_init,
     )
 
     def init_fn(params: optax.Params) -> MetropolisState:
@@ -279,7 +291,11 @@ def metropolis(
         if params is None:
             raise ValueError("`params` is required: the updates move params to the best chain")
         state, _, step_best = step(config, state, checked_value_fn(value_fn))
-        new_updates = jax.tree.map(lambda best, p: (best - p).astype(p.dtype), step_best, params)
+        new_updates = jax.tree.map(
+            lambda best, p: (jnp.broadcast_to(best, jnp.shape(p)) - p).astype(p.dtype),
+            step_best,
+            params,
+        )
         return new_updates, state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -303,40 +319,36 @@ def configure(
     cooling: optax.Schedule | None = None,
     num_steps: int | None = None,
     replica_exchange: ReplicaExchange | None = None,
+    per_chain_init: bool = False,
 ) -> tuple[MetropolisConfig, jax.Array]:
     """Check the settings; return them gathered, and ``key`` as a typed key."""
     typed_key = _keys.as_typed_key(key)
-    _checks.check_positive_int("num_chains", num_chains)
+    num_chains = _checks.check_positive_int("num_chains", num_chains)
     check_positive_or_schedule("temperature", temperature, allow_auto=True)
     check_positive_or_schedule("step_size", step_size, allow_auto=True)
-    _proposals.check_bounds(bounds)
-    if isinstance(acceptance_window, bool) or (
-        _checks.is_python_number(acceptance_window)
-        and not (acceptance_window >= 1 and acceptance_window == int(acceptance_window))
-    ):
-        raise ValueError(f"`acceptance_window` must be a positive int, got {acceptance_window!r}")
-    if isinstance(target_acceptance, bool | str) or (
-        _checks.is_python_number(target_acceptance) and not 0 < target_acceptance < 1
-    ):
-        raise ValueError(
-            f"`target_acceptance` must be a float in (0, 1) or None, got {target_acceptance!r}"
+    bounds = _bounds.check_bounds(bounds)
+    if not isinstance(acceptance_window, jax.core.Tracer):  # traced by inject_hyperparams
+        acceptance_window = _checks.check_positive_int("acceptance_window", acceptance_window)
+    if target_acceptance is not None:
+        check_real(
+            "target_acceptance",
+            target_acceptance,
+            lambda a: (a > 0) & (a < 1),
+            "a float in (0, 1) or None",
         )
-    if isinstance(adaptation_rate, bool | str | None) or (
-        _checks.is_python_number(adaptation_rate) and not adaptation_rate > 0
-    ):
-        raise ValueError(f"`adaptation_rate` must be a float > 0, got {adaptation_rate!r}")
-    _checks.check_optional_positive_int("adapt_steps", adapt_steps)
-    if isinstance(jump_probability, bool | str | None) or (
-        _checks.is_python_number(jump_probability) and not 0 <= jump_probability < 1
-    ):
-        raise ValueError(f"`jump_probability` must be a float in [0, 1), got {jump_probability!r}")
-    if isinstance(box_jump_share, bool | str | None) or (
-        _checks.is_python_number(box_jump_share) and not 0 <= box_jump_share <= 1
-    ):
-        raise ValueError(f"`box_jump_share` must be a float in [0, 1], got {box_jump_share!r}")
-    _checks.check_optional_positive_int("num_steps", num_steps)
+    check_real("adaptation_rate", adaptation_rate, lambda r: r > 0, "a float > 0")
+    adapt_steps = _checks.check_optional_positive_int("adapt_steps", adapt_steps)
+    check_real(
+        "jump_probability", jump_probability, lambda p: (p >= 0) & (p < 1), "a float in [0, 1)"
+    )
+    check_real("box_jump_share", box_jump_share, lambda s: (s >= 0) & (s <= 1), "a float in [0, 1]")
+    num_steps = _checks.check_optional_positive_int("num_steps", num_steps)
+    if not isinstance(per_chain_init, bool):
+        raise ValueError(f"`per_chain_init` must be True or False, got {per_chain_init!r}")
     if cooling is not None and not callable(cooling):
         raise ValueError(f"`cooling` must be an optax.Schedule or None, got {cooling!r}")
+    if cooling is not None:
+        check_positive_or_schedule("cooling", cooling)
     if temperature == "auto" and cooling is None:
         if num_steps is None:
             raise ValueError(
@@ -362,7 +374,7 @@ def configure(
         cooling=cooling if temperature == "auto" else None,
         step_size=step_size,
         proposal=_proposals.resolve(proposal),
-        bounds=None if bounds is None else tuple(bounds),
+        bounds=bounds,
         minibatch=bool(minibatch),
         acceptance_window=acceptance_window,
         target_acceptance=target_acceptance,
@@ -371,16 +383,32 @@ def configure(
         jump_probability=jump_probability,
         box_jump_share=box_jump_share,
         replica_exchange=replica_exchange,
+        per_chain_init=per_chain_init,
+        bounds_finite=_bounds.all_finite(bounds),
     )
     return config, typed_key
 
 
 def check_positive_or_schedule(name: str, value: Any, *, allow_auto: bool = False) -> None:
-    if callable(value) or (allow_auto and isinstance(value, str) and value == "auto"):
+    """Raise for a value that is not finite and > 0, or a schedule's at step 0 not finite and >= 0.
+
+    A schedule is called once at step 0, outside any trace; one that cannot be called so is
+    not checked (`anneal` reports non-finite temperatures in its status).
+    """
+    if allow_auto and isinstance(value, str) and value == "auto":
         return
-    if isinstance(value, str | bool) or (_checks.is_python_number(value) and not value > 0):
-        allowed = ', an optax.Schedule or "auto"' if allow_auto else " or an optax.Schedule"
-        raise ValueError(f"`{name}` must be > 0{allowed}, got {value!r}")
+    allowed = ', an optax.Schedule or "auto"' if allow_auto else " or an optax.Schedule"
+    if callable(value):
+        try:
+            start = jnp.asarray(value(0))
+        except Exception:
+            # A schedule that cannot run outside a trace: the run reports its values.
+            return
+        check_real(
+            f"{name}(0)", start, lambda v: np.isfinite(v) & (v >= 0), "finite and >= 0 (a schedule)"
+        )
+        return
+    check_real(name, value, lambda v: np.isfinite(v) & (v > 0), f"finite and > 0{allowed}")
 
 
 def checked_value_fn(value_fn: Any) -> ValueFn:
@@ -395,14 +423,12 @@ def checked_value_fn(value_fn: Any) -> ValueFn:
 
 
 def init_state(config: MetropolisConfig, key: jax.Array, params: optax.Params) -> MetropolisState:
-    dtype = accumulation_dtype(params)
+    chains, point = initial_chains(config, params)
+    dtype = accumulation_dtype(point)
     num_chains = config.num_chains
     chain_keys = jax.random.split(key, num_chains)
     count = jnp.zeros([], jnp.int32)
-    chains = jax.tree.map(
-        lambda x: jnp.broadcast_to(jnp.asarray(x), (num_chains, *jnp.shape(x))), params
-    )
-    initial_log_step_factor = _initial_log_step_factor(config, _mean_width(config, params))
+    initial_log_step_factor = _initial_log_step_factor(config, _mean_width(config, point))
     log_step_factor = jnp.full((num_chains,), initial_log_step_factor, dtype)
     state = MetropolisState(
         count=count,
@@ -416,7 +442,7 @@ def init_state(config: MetropolisConfig, key: jax.Array, params: optax.Params) -
         acceptance_rate=jnp.zeros((num_chains,), dtype),
         rung=_tempering.initial_rungs(num_chains, config.num_temperatures),
         swap_rate=jnp.zeros((max(config.num_temperatures - 1, 1),), dtype),
-        best_params=jax.tree.map(jnp.asarray, params),
+        best_params=point,
         best_value=jnp.asarray(jnp.inf, dtype),
         best_step=count,
     )
@@ -424,6 +450,27 @@ def init_state(config: MetropolisConfig, key: jax.Array, params: optax.Params) -
         temperature=_base_temperature(config, state.temperature_scale, count, dtype),
         step_size=_step_sizes(config, state.log_step_factor, count, dtype),
     )
+
+
+def initial_chains(config: MetropolisConfig, params: optax.Params) -> tuple[Any, Any]:
+    """The chains at the start (leading chain axis) and one chain's point, checked."""
+    params = jax.tree.map(jnp.asarray, params)
+    num_chains = config.num_chains
+    if config.per_chain_init:
+        for leaf in jax.tree.leaves(params):
+            if leaf.ndim == 0 or leaf.shape[0] != num_chains:
+                size = "a scalar" if leaf.ndim == 0 else f"a leading axis of size {leaf.shape[0]}"
+                raise ValueError(
+                    f"`per_chain_init=True` takes the leading axis of every params leaf as the "
+                    f"chain axis, of size `num_chains`={num_chains}, got a leaf with {size}"
+                )
+        chains, point = params, jax.tree.map(lambda leaf: leaf[0], params)
+    else:
+        chains = jax.tree.map(lambda x: jnp.broadcast_to(x, (num_chains, *x.shape)), params)
+        point = params
+    _proposals.check_params(config.proposal, point)
+    _bounds.check_bounds_match(point, config.bounds)
+    return chains, point
 
 
 def step(
@@ -457,11 +504,15 @@ def step(
         jump_step = initial_step * _jump_lengths(key_for["jump_length"], dtype)
         if width is not None and not _is_static_zero(config.box_jump_share):
             box_jumps = decision < config.jump_probability * config.box_jump_share
+            if not config.bounds_finite:
+                box_jumps = box_jumps & jnp.isfinite(width)
             jump_step = jnp.where(box_jumps, BOX_JUMP_WIDTHS * width.astype(dtype), jump_step)
         step_size = jnp.where(jumps, jump_step, step_size)
     proposals = jax.vmap(config.proposal)(proposal_keys, state.chains, step_size)
     if config.bounds is not None:
-        proposals = jax.vmap(lambda p: _proposals.reflect(p, config.bounds))(proposals)
+        proposals = jax.vmap(
+            lambda p: _bounds.reflect(p, config.bounds, finite=config.bounds_finite)
+        )(proposals)
     proposal_values = evaluate(proposals)
 
     temperature_scale = state.temperature_scale
@@ -541,7 +592,7 @@ def step(
         best_value=best_value,
         best_step=jnp.where(improved, new_count, state.best_step),
     )
-    num_accepted = jnp.sum(accepted.astype(jnp.int32))
+    num_accepted = jnp.sum(accepted, dtype=jnp.int32)
     info = AnnealTrace(best_value, num_accepted.astype(dtype) / config.num_chains, temperature)
     return new_state, info, best_chain
 
@@ -607,17 +658,24 @@ def _step_sizes(
 
 
 def _mean_width(config: MetropolisConfig, like: optax.Params) -> jax.Array | None:
-    """The mean width of the box over the coordinates of ``like``; None without bounds."""
-    return None if config.bounds is None else _proposals.mean_width(like, config.bounds)
+    """The mean width of the box's finite sides over ``like``; NaN if none, None without bounds."""
+    return (
+        None
+        if config.bounds is None
+        else _bounds.mean_width(like, config.bounds, finite=config.bounds_finite)
+    )
 
 
 def _initial_log_step_factor(config: MetropolisConfig, width: jax.Array | None) -> jax.Array:
     """The logarithm of the step-size factor at the start: 0, or that of ``step_size="auto"``."""
     if not _is_auto(config.step_size):
         return jnp.zeros([])
+    unbounded = jnp.log(jnp.asarray(AUTO_STEP_FRACTION, jnp.float32))
     if width is None:
-        return jnp.log(jnp.asarray(AUTO_STEP_FRACTION, jnp.float32))
-    return jnp.log(AUTO_STEP_FRACTION * width)
+        return unbounded
+    if config.bounds_finite:
+        return jnp.log(AUTO_STEP_FRACTION * width)
+    return jnp.where(jnp.isfinite(width), jnp.log(AUTO_STEP_FRACTION * width), unbounded)
 
 
 def _max_log_step_factor(
@@ -627,7 +685,10 @@ def _max_log_step_factor(
     if width is None:
         return _self_tuning.MAX_LOG_STEP_FACTOR
     base = 1 if _is_auto(config.step_size) else _scalar(config.step_size, count, dtype)
-    return jnp.log(width.astype(dtype) / base)
+    capped = jnp.log(width.astype(dtype) / base)
+    if config.bounds_finite:
+        return capped
+    return jnp.where(jnp.isfinite(capped), capped, _self_tuning.MAX_LOG_STEP_FACTOR)
 
 
 def _ladder(config: MetropolisConfig, dtype: jnp.dtype) -> jax.Array:

@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from annealax import _checks, _proposals
+from annealax import _bounds, _checks
 
 ValueFn = Any
 
@@ -71,9 +71,9 @@ def polish(
         >>> bool(result.best_value < 1e-6)
         True
     """
-    _checks.check_positive_int("steps", steps)
-    _checks.check_positive_int("num_chains", num_chains)
-    _checks.check_optional_positive_int("every", every)
+    steps = _checks.check_positive_int("steps", steps)
+    num_chains = _checks.check_positive_int("num_chains", num_chains)
+    every = _checks.check_optional_positive_int("every", every)
     if optimizer is not None and not isinstance(optimizer, optax.GradientTransformation):
         raise ValueError(
             f"`optimizer` must be an optax.GradientTransformation or None, got {optimizer!r}"
@@ -97,7 +97,7 @@ def polish_points(
     def project(params):
         if bounds is None:
             return params
-        lower, upper = _proposals.bounds_like(params, bounds)
+        lower, upper = _bounds.bounds_like(params, bounds)
         return optax.projections.projection_box(params, lower, upper)
 
     def one(params):

@@ -147,60 +147,17 @@ def resolve(proposal: str | Proposal) -> Proposal:
     return random_walk(proposal)
 
 
-def reflect(params: optax.Params, bounds: tuple[Any, Any]) -> optax.Params:
-    """Fold every coordinate into ``[lower, upper]`` by reflection at the walls."""
-    lower, upper = bounds_like(params, bounds)
-
-    def fold(x, low, high):
-        width = (high - low).astype(x.dtype)
-        distance = jnp.mod(x - low.astype(x.dtype), 2 * width)
-        return low.astype(x.dtype) + (width - jnp.abs(distance - width))
-
-    return jax.tree.map(fold, params, lower, upper)
-
-
-def bounds_like(params: optax.Params, bounds: tuple[Any, Any]) -> tuple[Any, Any]:
-    """``(lower, upper)`` as pytrees of arrays with the structure of ``params``."""
-    lower, upper = bounds
-    return _tree_like(params, lower), _tree_like(params, upper)
-
-
-def mean_width(params: optax.Params, bounds: tuple[Any, Any]) -> jax.Array:
-    """The mean of ``upper - lower`` over every coordinate of ``params``."""
-    lower, upper = bounds_like(params, bounds)
-    widths = jax.tree.map(
-        lambda x, low, high: jnp.broadcast_to(high - low, jnp.shape(x)), params, lower, upper
-    )
-    leaves = jax.tree.leaves(widths)
-    total = sum(jnp.sum(leaf.astype(jnp.float32)) for leaf in leaves)
-    return total / sum(leaf.size for leaf in leaves)
-
-
-def check_bounds(bounds: Any) -> None:
-    """Raise for bounds that are not a pair, or where lower >= upper (concrete values only)."""
-    if bounds is None:
+def check_params(proposal: Proposal, params: optax.Params) -> None:
+    """Raise if ``proposal`` is a built-in random walk and a leaf of ``params`` is not floating."""
+    if not isinstance(proposal, RandomWalk):
         return
-    if not isinstance(bounds, tuple | list) or len(bounds) != 2:
-        raise ValueError(f"`bounds` must be a pair (lower, upper), got {bounds!r}")
-    lower, upper = bounds
-    try:
-        lower_leaves = [jnp.asarray(x) for x in jax.tree.leaves(lower)]
-        upper_leaves = [jnp.asarray(x) for x in jax.tree.leaves(upper)]
-        if len(lower_leaves) == len(upper_leaves):
-            pairs = zip(lower_leaves, upper_leaves, strict=True)
-        else:
-            pairs = [(low, high) for low in lower_leaves for high in upper_leaves]
-        bad = any(bool(jnp.any(low >= high)) for low, high in pairs)
-    except jax.errors.ConcretizationTypeError:
-        return
-    if bad:
-        raise ValueError(f"`bounds` must have lower < upper everywhere, got {bounds!r}")
-
-
-def _tree_like(params: optax.Params, bound: Any) -> Any:
-    if jax.tree.structure(bound) == jax.tree.structure(params):
-        return jax.tree.map(jnp.asarray, bound)
-    return jax.tree.map(lambda _: jnp.asarray(bound), params)
+    for leaf in jax.tree.leaves(params):
+        if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+            raise ValueError(
+                f"`proposal` {proposal!r} moves floating-point params only, got a leaf of dtype "
+                f"{jnp.result_type(leaf)}; pass a proposal of your own, (key, params, step_size) "
+                "-> params, for integer or boolean params"
+            )
 
 
 def _concatenate(leaves: list[jax.Array], dtype: jnp.dtype) -> tuple[jax.Array, Callable]:

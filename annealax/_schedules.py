@@ -36,7 +36,7 @@ def geometric_temperature(
     """
     _check_temperature("init_temperature", init_temperature)
     _check_temperature("final_temperature", final_temperature)
-    _checks.check_positive_int("num_steps", num_steps)
+    num_steps = _checks.check_positive_int("num_steps", num_steps)
     return _Geometric(float(init_temperature), float(final_temperature), num_steps)
 
 
@@ -65,7 +65,7 @@ def linear_temperature(
     _check_temperature("init_temperature", init_temperature)
     if not (_checks.is_python_number(final_temperature) and final_temperature >= 0):
         raise ValueError(f"`final_temperature` must be a float >= 0, got {final_temperature!r}")
-    _checks.check_positive_int("num_steps", num_steps)
+    num_steps = _checks.check_positive_int("num_steps", num_steps)
     return _Linear(float(init_temperature), float(final_temperature), num_steps)
 
 
@@ -120,7 +120,7 @@ def restarting_temperature(
     """
     if not callable(schedule):
         raise ValueError(f"`schedule` must be an optax.Schedule, got {schedule!r}")
-    _checks.check_positive_int("period", period)
+    period = _checks.check_positive_int("period", period)
     if not (_checks.is_python_number(reheat) and 0 < reheat <= 1):
         raise ValueError(f"`reheat` must be a float in (0, 1], got {reheat!r}")
     return _Restarting(schedule, period, float(reheat))

@@ -30,10 +30,12 @@ def track_temperature() -> optax.GradientTransformation:
     T_t \, dt^2 = \frac{1}{N} \sum_{i=1}^{N} \left(\theta_{t+1, i} - \theta_{t, i}\right)^2
     $$
 
-    over all $N$ scalar parameters, in float32 (float64 for float64 updates). Read it with
+    over all $N$ scalar parameters, in float32 (float64 for float64 or complex128 updates). For
+    complex parameters the square is $|\theta_{t+1, i} - \theta_{t, i}|^2$. Read it with
     ``optax.tree.get(opt_state, "temperature")``. `annealax.coolmomentum` records the same
-    quantity itself; add this to any other optimizer to compare. It reduces the updates in a
-    pass of their own, which on a CPU costs about one extra read of them.
+    quantity itself; add this to any other optimizer to compare, or after transformations chained
+    after CoolMomentum that rescale its updates. It reduces the updates in a pass of their own,
+    which on a CPU costs about one extra read of them.
 
     Returns:
         An `optax.GradientTransformation` that returns its input updates unchanged.
@@ -67,23 +69,32 @@ _SMALL_LEAF = 1 << 16
 
 
 def mean_square(tree: optax.Updates, dtype: jnp.dtype) -> jax.Array:
-    """The mean over every scalar of a pytree of the squares, accumulated in ``dtype``.
+    r"""The mean over every scalar of a pytree of the squared moduli, accumulated in ``dtype``.
 
-    Small leaves are concatenated into one reduction: on a CPU each reduction has a fixed cost,
-    which for a tree of many small leaves (biases, norms) exceeds that of the copy.
+    A complex scalar counts once, with $|z|^2 = \mathrm{Re}(z)^2 + \mathrm{Im}(z)^2$. Small
+    leaves are concatenated into one reduction: on a CPU each reduction has a fixed cost, which for
+    a tree of many small leaves (biases, norms) exceeds that of the copy.
     """
-    leaves = jax.tree.leaves(tree)
-    small = [leaf.ravel().astype(dtype) for leaf in leaves if leaf.size <= _SMALL_LEAF]
-    large = [leaf.astype(dtype) for leaf in leaves if leaf.size > _SMALL_LEAF]
+    leaves = [jnp.asarray(leaf) for leaf in jax.tree.leaves(tree)]
+    parts = [part for leaf in leaves for part in _real_parts(leaf)]
+    small = [part.ravel().astype(dtype) for part in parts if part.size <= _SMALL_LEAF]
+    large = [part.astype(dtype) for part in parts if part.size > _SMALL_LEAF]
     if len(small) > 1:
         small = [jnp.concatenate(small)]
-    total = sum(jnp.sum(jnp.square(leaf)) for leaf in small + large)
+    total = sum(jnp.sum(jnp.square(part)) for part in small + large)
     size = max(sum(leaf.size for leaf in leaves), 1)
     return jnp.asarray(total / size, dtype=dtype)
 
 
 def accumulation_dtype(tree: optax.Params) -> jnp.dtype:
-    """float32, or float64 if any leaf is float64."""
-    if any(leaf.dtype == jnp.float64 for leaf in jax.tree.leaves(tree)):
+    """float32, or float64 if any leaf is float64 or complex128."""
+    wide = (jnp.float64, jnp.complex128)
+    if any(jnp.result_type(leaf) in wide for leaf in jax.tree.leaves(tree)):
         return jnp.dtype(jnp.float64)
     return jnp.dtype(jnp.float32)
+
+
+def _real_parts(leaf: jax.Array) -> tuple[jax.Array, ...]:
+    if jnp.iscomplexobj(leaf):
+        return (jnp.real(leaf), jnp.imag(leaf))
+    return (leaf,)

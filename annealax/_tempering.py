@@ -67,10 +67,10 @@ def replica_exchange(
         >>> [round(ratio, 6) for ratio in tempering.ladder]
         [1.0, 2.0, 4.0, 8.0]
     """
-    _checks.check_positive_int("num_temperatures", num_temperatures)
+    num_temperatures = _checks.check_positive_int("num_temperatures", num_temperatures)
     if num_temperatures < 2:
         raise ValueError(f"`num_temperatures` must be >= 2, got {num_temperatures!r}")
-    _checks.check_positive_int("swap_every", swap_every)
+    swap_every = _checks.check_positive_int("swap_every", swap_every)
     if ladder is None:
         if not (_checks.is_python_number(max_ratio) and max_ratio > 1):
             raise ValueError(f"`max_ratio` must be a float > 1, got {max_ratio!r}")

@@ -29,6 +29,7 @@ from machine import describe
 import annealax
 
 LEARNING_RATE, MOMENTUM = 0.01, 0.9
+TEMPERATURE_EVERY = 100
 DOCS = Path(__file__).parent.parent / "docs" / "benchmarks.md"
 MARKERS = ("<!-- coolmomentum:start -->", "<!-- coolmomentum:end -->")
 
@@ -114,6 +115,12 @@ def contenders(shapes: dict, with_torch: bool) -> dict[str, Callable[[int], None
         "optax.sgd(momentum)": jax_step(optax.sgd(LEARNING_RATE, momentum=MOMENTUM), shapes),
         "annealax.coolmomentum": jax_step(
             annealax.coolmomentum(LEARNING_RATE, 0.99, total_steps=1_000_000), shapes
+        ),
+        f"coolmomentum(temperature_every={TEMPERATURE_EVERY})": jax_step(
+            annealax.coolmomentum(
+                LEARNING_RATE, 0.99, total_steps=1_000_000, temperature_every=TEMPERATURE_EVERY
+            ),
+            shapes,
         ),
         "coolmomentum without temperature": jax_step(
             optax.chain(

@@ -16,6 +16,21 @@ import optax
 import annealax
 
 
+def scale_by_coolmomentum_sgd(learning_rate=0.01, momentum=0.99, cooling_rate=None):
+    """`annealax.scale_by_coolmomentum` followed by the learning rate (and, as every case records
+    a temperature, `annealax.track_temperature`)."""
+    return optax.chain(
+        annealax.scale_by_coolmomentum(momentum, cooling_rate),
+        optax.scale_by_learning_rate(learning_rate),
+        annealax.track_temperature(),
+    )
+
+
+def sgd_with_temperature(learning_rate=0.01, momentum=0.9):
+    """`annealax.track_temperature` placed last, after optax's SGD with momentum."""
+    return optax.chain(optax.sgd(learning_rate, momentum), annealax.track_temperature())
+
+
 def parabola(params):
     """Minimum 0 at params == 1 (a pytree of two leaves)."""
     return jnp.sum(jnp.square(params["w"] - 1.0)) + jnp.sum(jnp.square(params["b"] - 1.0))
@@ -103,6 +118,33 @@ CASES = [
         converge={
             "parabola": (dict(learning_rate=0.1, total_steps=200), 300, 1e-3),
             "rosenbrock": (dict(learning_rate=2e-3, total_steps=4000), 6000, 1e-2),
+        },
+    ),
+    ContractCase(
+        name="coolmomentum-temperature-every",
+        factory=annealax.coolmomentum,
+        hyperparams=dict(learning_rate=0.02, momentum=0.9, cooling_rate=0.999, temperature_every=3),
+        converge={
+            "parabola": (dict(learning_rate=0.1, cooling_rate=0.99), 300, 1e-3),
+            "rosenbrock": (dict(learning_rate=2e-3, cooling_rate=0.9995), 6000, 1e-2),
+        },
+    ),
+    ContractCase(
+        name="scale_by_coolmomentum",
+        factory=scale_by_coolmomentum_sgd,
+        hyperparams=dict(learning_rate=0.02, momentum=0.9, cooling_rate=0.999),
+        converge={
+            "parabola": (dict(learning_rate=0.1, cooling_rate=0.99), 300, 1e-3),
+            "rosenbrock": (dict(learning_rate=2e-3, cooling_rate=0.9995), 6000, 1e-2),
+        },
+    ),
+    ContractCase(
+        name="track_temperature",
+        factory=sgd_with_temperature,
+        hyperparams=dict(learning_rate=0.02, momentum=0.9),
+        converge={
+            "parabola": (dict(learning_rate=0.1), 300, 1e-3),
+            "rosenbrock": (dict(learning_rate=1e-3), 6000, 1e-2),
         },
     ),
     ContractCase(

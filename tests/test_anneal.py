@@ -107,7 +107,7 @@ def test_progress_bar_under_vmap_is_refused():
         (dict(callback=1), ValueError, r"`callback` must be callable or None, got 1"),
         (dict(mesh="cpu"), ValueError, r"`mesh` must be a jax.sharding.Mesh with an axis named"),
         (dict(num_chains=-2), ValueError, r"`num_chains` must be a positive int, got -2"),
-        (dict(temperature=-0.5), ValueError, r"`temperature` must be > 0"),
+        (dict(temperature=-0.5), ValueError, r"`temperature` must be finite and > 0"),
         (
             dict(target_value="low"),
             ValueError,

@@ -252,10 +252,16 @@ def test_state_holds_plain_arrays_readable_with_optax_tree_get():
     [
         (dict(num_chains=0), r"`num_chains` must be a positive int, got 0"),
         (dict(num_chains=2.5), r"`num_chains` must be a positive int, got 2.5"),
-        (dict(temperature=0.0), r"`temperature` must be > 0, an optax.Schedule or .auto., got 0.0"),
-        (dict(temperature=-1.0), r"`temperature` must be > 0, .* got -1.0"),
-        (dict(temperature="hot"), r"`temperature` must be > 0, .* got 'hot'"),
-        (dict(step_size=0), r"`step_size` must be > 0, an optax.Schedule or .auto., got 0"),
+        (
+            dict(temperature=0.0),
+            r"`temperature` must be finite and > 0, an optax.Schedule or .auto., got 0.0",
+        ),
+        (dict(temperature=-1.0), r"`temperature` must be finite and > 0, .* got -1.0"),
+        (dict(temperature="hot"), r"`temperature` must be finite and > 0, .* got 'hot'"),
+        (
+            dict(step_size=0),
+            r"`step_size` must be finite and > 0, an optax.Schedule or .auto., got 0",
+        ),
         (dict(proposal="levy"), r"`proposal` must be one of \('gaussian', 'cauchy'\).*'levy'"),
         (dict(temperature="auto"), r"`temperature=.auto.` needs `num_steps`"),
         (dict(target_acceptance=1.0), r"`target_acceptance` must be a float in \(0, 1\) or None"),

@@ -71,14 +71,16 @@ def test_unknown_extra_args_are_ignored(case):
 
 @parametrize_cases
 def test_inject_hyperparams_gives_the_same_results(case):
-    """Up to float32 rounding: a Python hyperparameter's logarithm is taken in float64."""
+    """Same params and same state (structure included), up to float32 rounding: a Python
+    hyperparameter's logarithm is taken in float64. Defaults are injected too (as arrays)."""
     target = TARGETS["parabola"]
     extra_args = case.extra_args(target.loss)
     plain = case.make()
     injected = optax.inject_hyperparams(case.factory)(**case.hyperparams)
-    expected, _ = run_steps(plain, target.loss, target.init(), 20, extra_args)
+    expected, expected_state = run_steps(plain, target.loss, target.init(), 20, extra_args)
     actual, state = run_steps(injected, target.loss, target.init(), 20, extra_args)
     chex.assert_trees_all_close(actual, expected, rtol=1e-5, atol=1e-6)
+    chex.assert_trees_all_close(state.inner_state, expected_state, rtol=1e-5, atol=1e-6)
     assert set(state.hyperparams) >= set(case.hyperparams)
 
 
@@ -154,7 +156,9 @@ def test_multi_steps_accumulates_before_updating(case):
         updates, state = tx.update(jax.grad(target.loss)(params), state, params, **extra_args)
         new_params = optax.apply_updates(params, updates)
         unchanged.append(all(jax.tree.leaves(jax.tree.map(jnp.array_equal, new_params, params))))
-        inner_counts.append(int(optax.tree.get(state.inner_opt_state, "count")))
+        # optax's SGD keeps no count: then MultiSteps's count of inner updates.
+        count = optax.tree.get(state.inner_opt_state, "count")
+        inner_counts.append(int(state.gradient_step if count is None else count))
         params = new_params
     assert inner_counts == [0, 0, 1, 1, 1, 2]
     assert unchanged[:2] == unchanged[3:5] == [True, True]
