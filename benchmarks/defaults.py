@@ -46,18 +46,29 @@ JUMP_STUDY = dict(functions=("schwefel",), dims=(100,), seeds=5, evaluations_per
 
 def cooled_to(ratio: float) -> Callable[[int], dict]:
     """Settings that cool geometrically to ``ratio`` T0 over the run instead of to 1e-8 T0."""
-    return lambda num_steps: dict(cooling=annealax.geometric_temperature(1.0, ratio, num_steps))
+    return lambda num_steps: dict(
+        temperature=annealax.auto_temperature(
+            cooling=annealax.geometric_temperature(1.0, ratio, num_steps)
+        )
+    )
 
+
+ONE_COORDINATE = annealax.random_walk(count=1)
+"""The default move without its jumps."""
 
 VARIANTS: dict[str, dict | Callable[[int], dict]] = {
     "defaults": {},
-    "no jumps (jump_probability=0)": dict(jump_probability=0.0),
-    "no box-wide jumps (box_jump_share=0)": dict(box_jump_share=0.0),
-    "every jump box-wide (box_jump_share=1)": dict(box_jump_share=1.0),
+    "no jumps (jump_probability=0)": dict(proposal=ONE_COORDINATE),
+    "no box-wide jumps (box_jump_share=0)": dict(
+        proposal=annealax.jumps(ONE_COORDINATE, box_share=0.0)
+    ),
+    "every jump box-wide (box_jump_share=1)": dict(
+        proposal=annealax.jumps(ONE_COORDINATE, box_share=1.0)
+    ),
     "cooling to 1e-4 T0": cooled_to(1e-4),
-    "dense Gaussian moves": dict(proposal="gaussian"),
-    "dense Cauchy moves": dict(proposal="cauchy"),
-    "fixed step size (no adaptation)": dict(target_acceptance=None),
+    "dense Gaussian moves": dict(proposal=annealax.jumps("gaussian")),
+    "dense Cauchy moves": dict(proposal=annealax.jumps("cauchy")),
+    "fixed step size (no adaptation)": dict(adaptation=None),
     "256 chains": dict(num_chains=256),
     "polish at the end only": dict(polish=annealax.polish(100)),
     "no polish": dict(polish=None),
@@ -65,9 +76,13 @@ VARIANTS: dict[str, dict | Callable[[int], dict]] = {
 
 JUMP_VARIANTS: dict[str, dict | Callable[[int], dict]] = {
     "defaults (a quarter of the jumps box-wide)": {},
-    "every jump of Cauchy length (box_jump_share=0)": dict(box_jump_share=0.0),
-    "every jump box-wide (box_jump_share=1)": dict(box_jump_share=1.0),
-    "no jumps (jump_probability=0)": dict(jump_probability=0.0),
+    "every jump of Cauchy length (box_jump_share=0)": dict(
+        proposal=annealax.jumps(ONE_COORDINATE, box_share=0.0)
+    ),
+    "every jump box-wide (box_jump_share=1)": dict(
+        proposal=annealax.jumps(ONE_COORDINATE, box_share=1.0)
+    ),
+    "no jumps (jump_probability=0)": dict(proposal=ONE_COORDINATE),
 }
 
 

@@ -46,7 +46,7 @@ from _digits import MLP, digits
 NUM_CHAINS, STEP_SIZE, TEMPERATURE = 1024, 0.05, 1.0
 # `anneal` with the moves of the other contenders (dense Gaussian, no jumps); its step-size
 # adaptation stays on, as part of its bookkeeping.
-SAME_MOVES = dict(proposal="gaussian", jump_probability=0.0)
+SAME_MOVES = dict(proposal="gaussian")
 
 
 def rastrigin(x):

@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> dict:
         temperature=optax.exponential_decay(3e-3, num_steps, 1e-2),
         step_size=optax.exponential_decay(0.03, num_steps, 0.3),
         minibatch=True,
-        target_acceptance=None,  # the step-size schedule is tuned: no adaptation on top of it
+        adaptation=None,  # the step-size schedule is tuned: no adaptation on top of it
     )
     adam = optax.adam(1e-3)
     contenders = {

@@ -138,7 +138,7 @@ def metropolis_experiment(data, anneal_key: jax.Array, num_steps: int, num_chain
         key=anneal_key,
         temperature=optax.exponential_decay(0.01, num_steps, 1e-2),
         step_size=optax.exponential_decay(0.05, num_steps, 0.1),
-        target_acceptance=None,  # the step-size schedule is tuned: no adaptation on top of it
+        adaptation=None,  # the step-size schedule is tuned: no adaptation on top of it
     )
 
     def value_fn(params):

@@ -96,8 +96,7 @@ def anneal_best_value(sweep: Sweep, key, initial_temperature, step_size) -> jax.
         step_size=step_size,
         proposal="gaussian",
         bounds=BOUNDS,
-        target_acceptance=None,
-        jump_probability=0.0,
+        adaptation=None,
     )
     return result.best_value
 
@@ -115,7 +114,7 @@ def injected_best_value(sweep: Sweep, key, initial_temperature, step_size) -> ja
         temperature=initial_temperature,
         step_size=step_size,
         bounds=BOUNDS,
-        target_acceptance=None,
+        adaptation=None,
     )
     temperature = cooling(sweep, initial_temperature)
 

@@ -73,10 +73,7 @@ def auto_temperature_and_step_size():
         num_steps=250,
         num_chains=12,
         proposal="gaussian",
-        jump_probability=0.0,
-        target_acceptance=0.3,
-        adaptation_rate=0.1,
-        adapt_steps=150,
+        adaptation=annealax.adapt_step_size(0.3, rate=0.1, steps=150),
     )
 
 
@@ -87,7 +84,7 @@ def dense_pytree():
         key=4,
         num_steps=150,
         num_chains=8,
-        proposal=annealax.random_walk(per_leaf=True),
+        proposal=annealax.jumps(annealax.random_walk(per_leaf=True)),
         bounds=(-5.0, 5.0),
     )
 
@@ -101,7 +98,7 @@ def minibatch():
         temperature=annealax.geometric_temperature(1.0, 1e-3, 40),
         step_size=0.2,
         minibatch=True,
-        jump_probability=0.2,
+        proposal=annealax.jumps("gaussian", probability=0.2),
     )
 
     @jax.jit

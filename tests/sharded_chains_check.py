@@ -7,7 +7,7 @@ import optax
 from jax.sharding import PartitionSpec
 
 import annealax
-from annealax import _anneal
+from annealax._annealing import anneal as _anneal
 
 NUM_CHAINS = 64
 
@@ -78,11 +78,9 @@ def compiled_text(mesh, init):
     captured = {}
     original = _anneal._run
 
-    def capture(init_params, key, dynamic, *, static):
-        captured["text"] = (
-            original.lower(init_params, key, dynamic, static=static).compile().as_text()
-        )
-        return original(init_params, key, dynamic, static=static)
+    def capture(*args, static):
+        captured["text"] = original.lower(*args, static=static).compile().as_text()
+        return original(*args, static=static)
 
     _anneal._run = capture
     try:

@@ -7,7 +7,7 @@ import optax
 import pytest
 
 import annealax
-from annealax import _anneal
+from annealax._annealing import anneal as _anneal
 
 
 def rastrigin(x):
@@ -114,12 +114,12 @@ def test_progress_bar_under_vmap_is_refused():
             r"`target_value` must be a float or None, got 'low'",
         ),
         (dict(patience=0), ValueError, r"`patience` must be a positive int or None, got 0"),
-        (dict(jump_probability=1.0), ValueError, r"`jump_probability` must be a float in \[0, 1\)"),
         (
-            dict(box_jump_share=1.5),
-            ValueError,
-            r"`box_jump_share` must be a float in \[0, 1\], got 1.5",
+            dict(jump_probability=0.5),
+            TypeError,
+            r"unexpected keyword arguments \['jump_probability'\]",
         ),
+        (dict(minibatch=True), ValueError, r"`minibatch` is not a setting of anneal"),
     ],
 )
 def test_bad_arguments_raise_naming_argument_and_value(kwargs, error, message):

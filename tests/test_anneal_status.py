@@ -48,7 +48,11 @@ def test_no_finite_loss_seen():
     [
         {"temperature": lambda count: 1.0 - count.astype(jnp.float32) / 10.0},
         {"temperature": lambda count: jnp.where(count < 5, 1.0, jnp.nan)},
-        {"temperature": "auto", "cooling": lambda count: 1.0 - count.astype(jnp.float32) / 10.0},
+        {
+            "temperature": annealax.auto_temperature(
+                cooling=lambda count: 1.0 - count.astype(jnp.float32) / 10.0
+            )
+        },
     ],
     ids=["negative", "nan", "negative-cooling"],
 )
@@ -69,12 +73,13 @@ def test_invalid_traced_temperature_is_reported_under_vmap():
         ("temperature", float("nan")),
         ("temperature", lambda count: -1.0),
         ("step_size", jnp.array(jnp.inf)),
-        ("cooling", lambda count: jnp.nan),
     ],
 )
 def test_invalid_temperature_known_before_the_run_raises(name, value):
-    settings = {name: value}
-    if name == "cooling":
-        settings["temperature"] = "auto"
     with pytest.raises(ValueError, match=rf"`{name}(\(0\))?` must be finite"):
-        run(**settings)
+        run(**{name: value})
+
+
+def test_invalid_cooling_known_before_the_run_raises():
+    with pytest.raises(ValueError, match=r"`cooling\(0\)` must be finite"):
+        annealax.auto_temperature(cooling=lambda count: jnp.nan)

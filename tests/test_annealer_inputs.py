@@ -19,16 +19,29 @@ def sphere(x):
         ("temperature", jnp.array(-1.0)),
         ("temperature", jnp.array(jnp.nan)),
         ("step_size", np.float32(0.0)),
-        ("target_acceptance", jnp.array(1.5)),
-        ("adaptation_rate", jnp.array(-0.1)),
-        ("jump_probability", jnp.array(1.0)),
-        ("box_jump_share", jnp.array(2.0)),
-        ("jump_probability", float("nan")),
     ],
 )
 def test_out_of_range_arrays_raise_naming_the_argument(name, value):
     with pytest.raises(ValueError, match=rf"`{name}` must be"):
         annealax.metropolis(4, key=0, **{name: value})
+
+
+@pytest.mark.parametrize(
+    ("option", "name", "value"),
+    [
+        (annealax.adapt_step_size, "target", jnp.array(1.5)),
+        (annealax.adapt_step_size, "rate", jnp.array(-0.1)),
+        (annealax.adapt_step_size, "steps", 0),
+        (annealax.jumps, "probability", jnp.array(1.0)),
+        (annealax.jumps, "probability", float("nan")),
+        (annealax.jumps, "box_share", jnp.array(2.0)),
+        (annealax.auto_temperature, "num_steps", -3),
+        (annealax.auto_temperature, "cooling", 0.5),
+    ],
+)
+def test_out_of_range_options_raise_naming_the_argument(option, name, value):
+    with pytest.raises(ValueError, match=rf"`{name}` must be"):
+        option(**{name: value})
 
 
 def test_injected_hyperparameters_are_checked_at_init():

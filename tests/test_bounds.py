@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import annealax
-from annealax import _bounds
+from annealax._annealing import bounds as _bounds
 
 TARGET = jnp.array([3.0, -2.0, 1.0])
 
@@ -46,7 +46,7 @@ def test_reflection_folds_at_the_finite_walls_only():
 def test_half_open_reflection_keeps_the_boltzmann_distribution():
     # E(x) = x on [0, inf) at T = 1 is the exponential distribution: mean 1, variance 1.
     tx = annealax.metropolis(
-        512, key=3, temperature=1.0, step_size=1.0, bounds=(0.0, jnp.inf), target_acceptance=None
+        512, key=3, temperature=1.0, step_size=1.0, bounds=(0.0, jnp.inf), adaptation=None
     )
     update = jax.jit(lambda s, p: tx.update(None, s, p, value_fn=jnp.sum)[1])
     params = jnp.full(1, 1.0)

@@ -10,6 +10,7 @@ import pytest
 from scipy import integrate, stats
 
 import annealax
+from annealax._annealing import kernel
 
 
 def run_chains(tx, params, value_fn, num_steps):
@@ -50,7 +51,7 @@ def test_fixed_temperature_samples_the_boltzmann_distribution_in_1d(proposal, st
         temperature=temperature,
         step_size=step_size,
         proposal=proposal,
-        target_acceptance=None,
+        adaptation=None,
     )
     state = run_chains(tx, jnp.zeros(1), double_well, 400)
     samples = np.asarray(state.chains[:, 0], dtype=np.float64)
@@ -69,9 +70,7 @@ def test_fixed_temperature_samples_the_boltzmann_distribution_in_2d():
     def energy(x):
         return 0.5 * x @ jnp.asarray(precision, jnp.float32) @ x
 
-    tx = annealax.metropolis(
-        8192, key=3, temperature=temperature, step_size=0.7, target_acceptance=None
-    )
+    tx = annealax.metropolis(8192, key=3, temperature=temperature, step_size=0.7, adaptation=None)
     state = run_chains(tx, jnp.zeros(2), energy, 400)
     samples = np.asarray(state.chains, dtype=np.float64)
     covariance = temperature * np.linalg.inv(precision)
@@ -82,7 +81,7 @@ def test_fixed_temperature_samples_the_boltzmann_distribution_in_2d():
 
 def test_reflection_at_the_bounds_keeps_the_uniform_distribution():
     tx = annealax.metropolis(
-        4096, key=5, temperature=1.0, step_size=0.7, bounds=(0.0, 1.0), target_acceptance=None
+        4096, key=5, temperature=1.0, step_size=0.7, bounds=(0.0, 1.0), adaptation=None
     )
     state = run_chains(tx, jnp.full(1, 0.1), lambda x: jnp.zeros(()), 50)
     samples = np.asarray(state.chains[:, 0], dtype=np.float64)
@@ -121,14 +120,14 @@ def test_acceptance_is_tested_in_log_space():
     proposed = jnp.array([1e30, -1e30, 1e-3, 0.0, 1.0])
     log_u = jnp.log(jnp.full(5, 0.5))
     for temperature in (1e-30, 1.0, 1e30):
-        accepted = annealax._metropolis.accept(current, proposed, jnp.asarray(temperature), log_u)
+        accepted = kernel.accept(current, proposed, jnp.asarray(temperature), log_u)
         assert accepted.tolist()[:4] == [False, True, temperature >= 1.0, True]
     # exp(-1 / T) against u = 0.5: accepted exactly when T > 1 / log(2).
     for temperature, expected in (
         (1.0 / np.log(2.0) * 0.99, False),
         (1.0 / np.log(2.0) * 1.01, True),
     ):
-        accepted = annealax._metropolis.accept(current, proposed, jnp.asarray(temperature), log_u)
+        accepted = kernel.accept(current, proposed, jnp.asarray(temperature), log_u)
         assert bool(accepted[4]) is expected
 
 
@@ -254,7 +253,7 @@ def test_state_holds_plain_arrays_readable_with_optax_tree_get():
         (dict(num_chains=2.5), r"`num_chains` must be a positive int, got 2.5"),
         (
             dict(temperature=0.0),
-            r"`temperature` must be finite and > 0, an optax.Schedule or .auto., got 0.0",
+            r"`temperature` must be finite and > 0, an optax.Schedule or annealax.auto.*, got 0.0",
         ),
         (dict(temperature=-1.0), r"`temperature` must be finite and > 0, .* got -1.0"),
         (dict(temperature="hot"), r"`temperature` must be finite and > 0, .* got 'hot'"),
@@ -263,12 +262,9 @@ def test_state_holds_plain_arrays_readable_with_optax_tree_get():
             r"`step_size` must be finite and > 0, an optax.Schedule or .auto., got 0",
         ),
         (dict(proposal="levy"), r"`proposal` must be one of \('gaussian', 'cauchy'\).*'levy'"),
-        (dict(temperature="auto"), r"`temperature=.auto.` needs `num_steps`"),
-        (dict(target_acceptance=1.0), r"`target_acceptance` must be a float in \(0, 1\) or None"),
-        (dict(adaptation_rate=0.0), r"`adaptation_rate` must be a float > 0, got 0.0"),
-        (dict(adapt_steps=0), r"`adapt_steps` must be a positive int or None, got 0"),
-        (dict(num_steps=-3), r"`num_steps` must be a positive int or None, got -3"),
-        (dict(cooling=0.5), r"`cooling` must be an optax.Schedule or None, got 0.5"),
+        (dict(temperature="auto"), r"`temperature=.auto.` needs the length of the run"),
+        (dict(adaptation=0.234), r"`adaptation` must be annealax.adapt_step_size"),
+        (dict(minibatch=1), r"`minibatch` must be True or False, got 1"),
         (dict(replica_exchange=4), r"`replica_exchange` must be annealax.replica_exchange"),
         (
             dict(num_chains=6, replica_exchange=annealax.replica_exchange(4)),

@@ -10,7 +10,7 @@ import optax
 import pytest
 
 import annealax
-from annealax import _polish
+from annealax._annealing import polish as _polish
 
 
 def rosenbrock(x):

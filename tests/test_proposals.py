@@ -234,7 +234,7 @@ def pooled_samples(proposal, step_size, num_steps, seed):
         temperature=TEMPERATURE,
         step_size=step_size,
         proposal=proposal,
-        target_acceptance=None,
+        adaptation=None,
     )
     state = run_chains(tx, DOUBLE_WELL_TREE, tree_double_well, num_steps)
     leaves = jax.tree.leaves(state.chains)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import annealax
-from annealax import _anneal
+from annealax._annealing import anneal as _anneal
 
 STEPS = np.array([0, 1, 2, 7, 50, 99, 100, 101, 149, 150, 151, 299, 300, 1000, 12345])
 

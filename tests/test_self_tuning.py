@@ -12,7 +12,7 @@ from scipy import stats as scipy_stats
 from test_metropolis import chi_square_p_value, double_well, run_chains
 
 import annealax
-from annealax import _self_tuning
+from annealax._annealing import temperature as _temperature_part
 
 LOG_INVERSE_ACCEPTANCE = math.log(1 / 0.8)  # T0 = median uphill move / log(1 / 0.8)
 
@@ -31,7 +31,7 @@ def test_adaptation_drives_every_chain_to_the_target_acceptance(target, initial_
         key=jax.random.key(1),
         temperature=1.0,
         step_size=initial_step_size,
-        target_acceptance=target,
+        adaptation=annealax.adapt_step_size(target),
     )
     state = run_chains(tx, jnp.zeros(10), gaussian_energy, 1000)
     rates = np.asarray(state.acceptance_rate)
@@ -55,8 +55,7 @@ def frozen_run():
         key=jax.random.key(2),
         temperature=0.3,
         step_size=0.1,
-        target_acceptance=0.5,
-        adapt_steps=adapt_steps,
+        adaptation=annealax.adapt_step_size(0.5, steps=adapt_steps),
     )
     params = jnp.zeros(1)
 
@@ -113,7 +112,10 @@ def test_after_adapt_steps_the_chains_sample_the_boltzmann_distribution():
 def test_initial_temperature_by_hand(values, proposal_values, spread):
     values = jnp.asarray(values, jnp.float32)
     proposal_values = jnp.asarray(proposal_values, jnp.float32)
-    for function in (_self_tuning.initial_temperature, jax.jit(_self_tuning.initial_temperature)):
+    for function in (
+        _temperature_part.initial_temperature,
+        jax.jit(_temperature_part.initial_temperature),
+    ):
         temperature = function(values, proposal_values)
         assert temperature.dtype == jnp.float32
         assert float(temperature) == pytest.approx(spread / LOG_INVERSE_ACCEPTANCE, rel=1e-6)
@@ -127,8 +129,7 @@ def test_auto_temperature_is_measured_at_the_first_step_by_the_rule():
     tx = annealax.metropolis(
         16,
         key=0,
-        temperature="auto",
-        num_steps=100,
+        temperature=annealax.auto_temperature(num_steps=100),
         step_size=0.5,
         proposal=lambda key, x, step_size: x + step_size,
     )
@@ -148,7 +149,9 @@ def test_auto_temperature_is_measured_at_the_first_step_by_the_rule():
 
 
 def test_auto_temperature_falls_back_to_one_over_log_when_the_start_is_not_finite():
-    tx = annealax.metropolis(32, key=3, temperature="auto", num_steps=50, step_size=0.3)
+    tx = annealax.metropolis(
+        32, key=3, temperature=annealax.auto_temperature(num_steps=50), step_size=0.3
+    )
 
     def loss(x):  # NaN at the start only
         return jnp.where(jnp.all(x == 0.0), jnp.nan, jnp.sum(x * x))
@@ -165,7 +168,9 @@ def rosenbrock(x):
 
 @pytest.mark.parametrize("loss", [rosenbrock, double_well], ids=lambda f: f.__name__)
 def test_auto_temperature_scales_with_the_loss(loss):
-    tx = annealax.metropolis(64, key=4, temperature="auto", num_steps=100, step_size=0.3)
+    tx = annealax.metropolis(
+        64, key=4, temperature=annealax.auto_temperature(num_steps=100), step_size=0.3
+    )
     params = jnp.array([0.5, -0.3, 1.2])
 
     @jax.jit
@@ -193,9 +198,7 @@ def test_auto_temperature_scales_with_the_loss(loss):
 )
 def test_auto_step_size_starts_at_a_tenth_of_the_mean_bound_width(bounds, expected):
     params = {"a": jnp.zeros(3), "b": jnp.zeros(1)}
-    tx = annealax.metropolis(
-        4096, key=5, step_size="auto", bounds=bounds, temperature=1.0, target_acceptance=0.234
-    )
+    tx = annealax.metropolis(4096, key=5, step_size="auto", bounds=bounds, temperature=1.0)
     state = tx.init(params)
     np.testing.assert_allclose(state.step_size, np.full(4096, expected), rtol=1e-6)
     # The first step moves every coordinate by that scale (a flat loss accepts every move).
@@ -256,7 +259,7 @@ def test_auto_temperature_with_a_cooling_schedule_follows_it():
         key=7,
         num_steps=60,
         num_chains=16,
-        cooling=cooling,
+        temperature=annealax.auto_temperature(cooling=cooling),
     )
     t0 = float(result.state.temperature_scale)
     assert t0 > 0
@@ -278,11 +281,9 @@ def test_jumps_keep_the_boltzmann_distribution(bounds, jump_probability, box_jum
         key=jax.random.key(4),
         temperature=0.3,
         step_size=0.05,
-        target_acceptance=0.5,
-        adapt_steps=150,
+        adaptation=annealax.adapt_step_size(0.5, steps=150),
         bounds=bounds,
-        jump_probability=jump_probability,
-        box_jump_share=box_jump_share,
+        proposal=annealax.jumps(probability=jump_probability, box_share=box_jump_share),
     )
     state = run_chains(tx, jnp.zeros(1), double_well, 800)
     assert float(jnp.median(jnp.exp(state.log_step_factor))) > 2  # adapted moves are longer
@@ -302,10 +303,9 @@ def test_box_wide_jumps_land_uniformly_in_the_box(box_jump_share):
         key=jax.random.key(6),
         temperature=1e12,
         step_size="auto",
-        target_acceptance=None,
+        adaptation=None,
         bounds=(2.0, 7.0),
-        jump_probability=0.999,
-        box_jump_share=box_jump_share,
+        proposal=annealax.jumps(probability=0.999, box_share=box_jump_share),
     )
     positions = np.asarray(run_chains(tx, jnp.full(1, 3.0), gaussian_energy, 1).chains[:, 0])
     assert positions.min() >= 2.0 and positions.max() <= 7.0
@@ -336,10 +336,9 @@ def test_jumps_reach_a_basin_seven_initial_steps_away(jump_probability, box_jump
         key=jax.random.key(7),
         temperature=1e-6,
         step_size=100.0,
-        target_acceptance=None,
+        adaptation=None,
         bounds=(-500.0, 500.0),
-        jump_probability=jump_probability,
-        box_jump_share=box_jump_share,
+        proposal=annealax.jumps(probability=jump_probability, box_share=box_jump_share),
     )
     state = run_chains(tx, jnp.full(1, -302.52), one_dimensional_schwefel, 500)
     reached = state.chains[:, 0] > 380.0
@@ -357,21 +356,23 @@ def test_without_bounds_every_jump_has_a_cauchy_length():
         tx = annealax.metropolis(
             32,
             key=jax.random.key(8),
-            jump_probability=0.5,
-            box_jump_share=box_jump_share,
+            proposal=annealax.jumps(probability=0.5, box_share=box_jump_share),
         )
         return run_chains(tx, jnp.zeros(3), gaussian_energy, 50).chains
 
     np.testing.assert_array_equal(final_chains(0.0), final_chains(1.0))
 
 
-def test_jump_settings_work_as_injected_hyperparameters():
-    # Traced by optax.inject_hyperparams, the jump settings give the same chains as constants.
-    settings = dict(key=jax.random.key(9), bounds=(-2.0, 2.0), jump_probability=0.5)
-    injected = optax.inject_hyperparams(annealax.metropolis, static_args=("num_chains", "key"))(
-        16, box_jump_share=0.25, **settings
+def test_injected_hyperparameters_with_jumps_give_the_chains_of_constants():
+    # Traced by optax.inject_hyperparams, the temperature and step size give the same chains
+    # as constants, jumps included.
+    settings = dict(
+        key=jax.random.key(9), bounds=(-2.0, 2.0), proposal=annealax.jumps(probability=0.5)
     )
-    constant = annealax.metropolis(16, box_jump_share=0.25, **settings)
+    injected = optax.inject_hyperparams(
+        annealax.metropolis, static_args=("num_chains", "key", "proposal")
+    )(16, temperature=0.7, step_size=0.3, **settings)
+    constant = annealax.metropolis(16, temperature=0.7, step_size=0.3, **settings)
     chains = [
         optax.tree.get(run_chains(tx, jnp.zeros(2), gaussian_energy, 20), "chains")
         for tx in (injected, constant)

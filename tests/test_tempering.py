@@ -9,7 +9,7 @@ import pytest
 from test_metropolis import chi_square_p_value, double_well, run_chains
 
 import annealax
-from annealax import _tempering
+from annealax._annealing import tempering as _tempering
 
 TEMPERATURE = 0.3
 LADDER = (1.0, 2.0, 4.0)
@@ -146,7 +146,7 @@ def ladder_run():
         key=jax.random.key(21),
         temperature=TEMPERATURE,
         step_size=0.8,
-        target_acceptance=None,
+        adaptation=None,
         replica_exchange=annealax.replica_exchange(3, ladder=LADDER, swap_every=1),
     )
     return run_chains(tx, jnp.zeros(1), double_well, 400)
@@ -205,7 +205,7 @@ def test_swap_rate_of_each_pair_matches_the_exact_acceptance():
         key=jax.random.key(5),
         temperature=TEMPERATURE,
         step_size=0.8,
-        target_acceptance=None,
+        adaptation=None,
         acceptance_window=10_000,  # more than the 100 attempts of a pair: a plain mean
         replica_exchange=annealax.replica_exchange(3, ladder=LADDER, swap_every=swap_every),
     )
@@ -213,7 +213,8 @@ def test_swap_rate_of_each_pair_matches_the_exact_acceptance():
     # Start in equilibrium: chain c (on rung c % 3) holds an exact sample at its temperature.
     temperatures = [TEMPERATURE * LADDER[c % 3] for c in range(num_chains)]
     start = jnp.asarray(boltzmann_samples(temperatures, seed=0), jnp.float32)[:, None]
-    state = tx.init(params)._replace(chains=start)
+    state = tx.init(params)
+    state = state._replace(walkers=state.walkers._replace(chains=start))
 
     def body(state, _):
         return tx.update(None, state, params, value_fn=double_well)[1], None

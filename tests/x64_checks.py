@@ -52,6 +52,16 @@ def test_anneal_options(dtype):
         per_chain_init=True,
     )
     assert result.best_value.dtype == dtype
+    population = annealax.anneal(
+        rastrigin,
+        jnp.full(3, 2.0, dtype),
+        key=2,
+        num_steps=50,
+        num_chains=8,
+        step_size=1.0,
+        proposal=annealax.differential_evolution(),
+    )
+    assert population.best_value.dtype == dtype
     assert result.num_evaluations.dtype == jnp.int32
 
 
@@ -62,7 +72,7 @@ def test_metropolis_update_loop(dtype):
         key=0,
         temperature=annealax.geometric_temperature(1.0, 1e-3, 50),
         step_size="auto",
-        jump_probability=0.3,
+        proposal=annealax.jumps(probability=0.3),
         bounds=(-5.0, 5.0),
         minibatch=True,
     )

@@ -14,27 +14,39 @@ import optax
 from tqdm.auto import tqdm
 
 from annealax import _checks
-from annealax._metropolis import (
-    AnnealTrace,
+from annealax._annealing.adaptation import adapt_step_size
+from annealax._annealing.jumps import jumps
+from annealax._annealing.kernel import ValueFn
+from annealax._annealing.polish import Polish, polish_points
+from annealax._annealing.random_walk import random_walk
+from annealax._annealing.sharding import check_mesh, constrain
+from annealax._annealing.state import AnnealTrace, MetropolisState
+from annealax._annealing.status import AnnealStatus
+from annealax._annealing.temperature import auto_temperature
+from annealax._annealing.transformation import (
     MetropolisConfig,
-    MetropolisState,
-    ValueFn,
     checked_value_fn,
     configure,
     init_state,
     initial_chains,
     step,
 )
-from annealax._polish import Polish, polish_points
-from annealax._proposals import random_walk
-from annealax._sharding import check_mesh, constrain
-from annealax._status import AnnealStatus
-from annealax._tempering import ReplicaExchange
 
 _INT32_MAX = 2**31 - 1
 
-DEFAULT_PROPOSAL = random_walk(count=1)
-"""`anneal`'s default move: one coordinate at a time (chosen by measurement on test functions)."""
+DEFAULT_PROPOSAL = jumps(random_walk(count=1), probability=0.5, box_share=0.25)
+"""`anneal`'s default move: one coordinate at a time, half of the moves jumps (chosen by
+measurement on test functions)."""
+
+DEFAULT_SETTINGS = {
+    "temperature": "auto",
+    "step_size": "auto",
+    "proposal": DEFAULT_PROPOSAL,
+    "adaptation": adapt_step_size(),
+    "replica_exchange": None,
+    "acceptance_window": 100,
+}
+"""`anneal`'s defaults of the settings of `metropolis` it takes (``**settings``)."""
 
 
 class AnnealResult(NamedTuple):
@@ -69,7 +81,6 @@ class _Static:
 
     value_fn: ValueFn
     num_steps: int
-    config: MetropolisConfig
     mesh: Any
     callback: Callable[[jax.Array, AnnealTrace], Any] | None
     progress_every: int
@@ -85,25 +96,15 @@ def anneal(
     key: jax.Array | int,
     num_steps: int,
     num_chains: int = 64,
-    temperature: optax.ScalarOrSchedule | str = "auto",
-    step_size: optax.ScalarOrSchedule | str = "auto",
-    proposal: str | Callable = DEFAULT_PROPOSAL,
     bounds: tuple[Any, Any] | None = None,
-    target_acceptance: float | None = 0.234,
-    adaptation_rate: float = 0.05,
-    adapt_steps: int | None = None,
-    jump_probability: float = 0.5,
-    box_jump_share: float = 0.25,
-    cooling: optax.Schedule | None = None,
-    replica_exchange: ReplicaExchange | None = None,
     polish: Polish | None = None,
     target_value: float | None = None,
     patience: int | None = None,
     mesh: jax.sharding.Mesh | None = None,
     callback: Callable[[jax.Array, AnnealTrace], Any] | None = None,
     progress: bool = False,
-    acceptance_window: int = 100,
     per_chain_init: bool = False,
+    **settings: Any,
 ) -> AnnealResult:
     r"""Minimise ``value_fn`` by simulated annealing: `metropolis` run for ``num_steps`` steps.
 
@@ -137,20 +138,7 @@ def anneal(
         key: An int seed, a typed `jax.random.key` or a legacy uint32 key.
         num_steps: The number of Metropolis steps, >= 1.
         num_chains: The number of chains, >= 1.
-        temperature: ``"auto"``, a float > 0 or an `optax.Schedule` (a cooling schedule).
-        step_size: ``"auto"`` (a tenth of the mean width of ``bounds``, or 0.1, then adapted),
-            a float > 0 or an `optax.Schedule`.
-        proposal: ``"gaussian"``, ``"cauchy"``, a `random_walk` (by default
-            ``random_walk(count=1)``) or a symmetric move ``(key, params, step_size) -> params``.
-        bounds: ``(lower, upper)``, scalars or pytrees like the params.
-        target_acceptance: See `metropolis`.
-        adaptation_rate: See `metropolis`.
-        adapt_steps: See `metropolis`.
-        jump_probability: See `metropolis`.
-        box_jump_share: See `metropolis`.
-        cooling: With ``temperature="auto"``, the schedule of $T_t / T_0$; by default
-            geometric from 1 to $10^{-8}$ over ``num_steps``.
-        replica_exchange: A `replica_exchange` ladder, or None.
+        bounds: ``(lower, upper)``, scalars, arrays or pytrees like the params (see `metropolis`).
         polish: A `polish` of the best chains by a gradient method, or None.
         target_value: Stop once the best loss is at or below this value.
         patience: Stop after this many steps without a new best loss.
@@ -163,11 +151,15 @@ def anneal(
             `jax.debug.callback`; it costs a device-to-host transfer per step).
         progress: Show a tqdm progress bar, fed from inside the compiled loop (only in a call
             outside `jax.jit` and `jax.vmap`).
-        acceptance_window: See `metropolis`.
         per_chain_init: Take the leading axis of every leaf of ``init_params`` as the chain
             axis, of size ``num_chains``: chain $i$ starts at ``init_params[i]`` (random
             restarts, a population from an earlier run). Without it every chain starts at
             ``init_params``.
+        **settings: The settings of `metropolis` (``temperature``, ``step_size``, ``proposal``,
+            ``adaptation``, ``replica_exchange``, ``acceptance_window``), with other defaults:
+            ``temperature="auto"`` (an `auto_temperature` over ``num_steps``),
+            ``step_size="auto"``, ``proposal=jumps(random_walk(count=1))`` and
+            ``adaptation=adapt_step_size()``.
 
     Returns:
         An `AnnealResult`; its ``status`` says why the run ended (`AnnealStatus`).
@@ -196,45 +188,16 @@ def anneal(
     if target_value is not None and not _checks.is_python_number(target_value):
         raise ValueError(f"`target_value` must be a float or None, got {target_value!r}")
     patience = _checks.check_optional_positive_int("patience", patience)
-    config, typed_key = configure(
-        num_chains,
-        key=key,
-        temperature=temperature,
-        step_size=step_size,
-        proposal=proposal,
-        bounds=bounds,
-        acceptance_window=acceptance_window,
-        target_acceptance=target_acceptance,
-        adaptation_rate=adaptation_rate,
-        adapt_steps=adapt_steps,
-        jump_probability=jump_probability,
-        box_jump_share=box_jump_share,
-        cooling=cooling,
-        num_steps=num_steps,
-        replica_exchange=replica_exchange,
-        per_chain_init=per_chain_init,
-    )
+    config, typed_key = configure_run(num_chains, key, num_steps, bounds, per_chain_init, settings)
     # The checks of the starting point, outside the compiled run so that errors show values.
     point = jax.eval_shape(lambda p: initial_chains(config, p)[1], init_params)
     if polish is not None:
         check_polish_params(point)
     if mesh is not None:
         check_mesh(mesh, config.num_chains)
-    # Numeric settings are arguments of the compiled run, not constants of it.
-    settings = {
-        "temperature": temperature,
-        "step_size": step_size,
-        "bounds": bounds,
-        "target_value": target_value,
-    }
-    dynamic = {name: value for name, value in settings.items() if _is_dynamic(value)}
     static = _Static(
         value_fn=value_fn,
         num_steps=num_steps,
-        config=dataclasses.replace(
-            config,
-            **{name: None for name in ("temperature", "step_size", "bounds") if name in dynamic},
-        ),
         mesh=mesh,
         callback=callback,
         progress_every=max(1, num_steps // 100) if progress else 0,
@@ -252,24 +215,40 @@ def anneal(
     # Weakly typed leaves (such as jnp.full(3, 2.0)) would compile a run of their own.
     init_params = jax.tree.map(lambda x: jnp.asarray(x, dtype=jnp.result_type(x)), init_params)
     if not progress:
-        return _run(init_params, typed_key, dynamic, static=static)
+        return _run(init_params, typed_key, config, target_value, static=static)
     with tqdm(total=num_steps, desc="anneal", unit="step") as bar, _active_bar(bar):
-        result = jax.block_until_ready(_run(init_params, typed_key, dynamic, static=static))
+        run = _run(init_params, typed_key, config, target_value, static=static)
+        result = jax.block_until_ready(run)
         jax.effects_barrier()
         bar.update(num_steps - bar.n)
     return result
 
 
-def _is_dynamic(value: Any) -> bool:
-    """Whether a setting is numeric data (an argument of the compiled run), not a constant."""
-    return not (value is None or callable(value) or isinstance(value, str))
+def configure_run(num_chains, key, num_steps, bounds, per_chain_init, settings):
+    """`metropolis`'s checked settings with `anneal`'s defaults."""
+    if "minibatch" in settings:
+        raise ValueError(
+            "`minibatch` is not a setting of anneal, whose value_fn is the same at every step; "
+            "use annealax.metropolis(..., minibatch=True) in a loop of your own"
+        )
+    unknown = set(settings) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise TypeError(f"anneal() got unexpected keyword arguments {sorted(unknown)}")
+    settings = {**DEFAULT_SETTINGS, **settings}
+    if isinstance(settings["temperature"], str) and settings["temperature"] == "auto":
+        settings["temperature"] = auto_temperature(num_steps=num_steps)
+    return configure(
+        num_chains,
+        key=key,
+        **settings,
+        bounds=bounds,
+        minibatch=False,
+        per_chain_init=per_chain_init,
+    )
 
 
 @functools.partial(jax.jit, static_argnames="static")
-def _run(init_params, key, dynamic, *, static: _Static) -> AnnealResult:
-    config = dataclasses.replace(
-        static.config, **{k: v for k, v in dynamic.items() if k != "target_value"}
-    )
+def _run(init_params, key, config, target_value, *, static: _Static) -> AnnealResult:
     value_fn = static.value_fn
 
     def keep_sharded(state: MetropolisState) -> MetropolisState:
@@ -290,7 +269,7 @@ def _run(init_params, key, dynamic, *, static: _Static) -> AnnealResult:
     def stopped(state):
         done = jnp.asarray(False)
         if static.stop_at_target:
-            done = done | (state.best_value <= dynamic["target_value"])
+            done = done | (state.best_value <= target_value)
         if static.patience is not None:
             done = done | (state.count - state.best_step >= static.patience)
         return done
@@ -330,7 +309,7 @@ def _run(init_params, key, dynamic, *, static: _Static) -> AnnealResult:
     steps = state.count + 1
     overflows = steps > (_INT32_MAX - polish_evaluations) // config.num_chains
     evaluations = jnp.where(overflows, _INT32_MAX, steps * config.num_chains + polish_evaluations)
-    status = _status(static, stopped_early, state, trace, dynamic.get("target_value"))
+    status = _status(static, stopped_early, state, trace, target_value)
     return AnnealResult(state.best_params, state.best_value, state, trace, evaluations, status)
 
 
@@ -378,8 +357,7 @@ def _polish_best_chains(
     best = jnp.argmin(values)
     improved = values[best] < state.best_value
     state = state._replace(
-        chains=chains,
-        values=chain_values,
+        walkers=state.walkers._replace(chains=chains, values=chain_values),
         best_params=jax.tree.map(
             lambda new, old: jnp.where(improved, new[best], old), polished, state.best_params
         ),

@@ -7,12 +7,9 @@ from typing import Any
 import jax
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
-from annealax._metropolis import MetropolisState
+from annealax._annealing.state import PER_CHAIN_TYPES, MetropolisState
 
 CHAIN_AXIS = "chains"
-PER_CHAIN_FIELDS = frozenset(
-    {"rng_key", "chains", "values", "step_size", "log_step_factor", "acceptance_rate", "rung"}
-)
 
 
 def check_mesh(mesh: Any, num_chains: int) -> None:
@@ -29,7 +26,10 @@ def check_mesh(mesh: Any, num_chains: int) -> None:
 
 
 def state_shardings(state: MetropolisState, mesh: Mesh) -> MetropolisState:
-    """A `NamedSharding` per state leaf: per-chain fields split over "chains", others replicated.
+    """A `NamedSharding` per state leaf: the per-chain parts split over "chains".
+
+    The leaves of the per-chain parts of the state (`Walkers`, `ChainInfo`) are split, the
+    others replicated.
 
     The shardings use the mesh's devices with automatic axes, so that XLA propagates them
     through the annealer's computation whatever the axis types of the given mesh.
@@ -37,16 +37,12 @@ def state_shardings(state: MetropolisState, mesh: Mesh) -> MetropolisState:
     mesh = _auto(mesh)
     by_chain = NamedSharding(mesh, PartitionSpec(CHAIN_AXIS))
     replicated = NamedSharding(mesh, PartitionSpec())
-    return MetropolisState(
-        *(
-            jax.tree.map(lambda _, s=sharding: s, field)
-            for sharding, field in zip(
-                (by_chain if name in PER_CHAIN_FIELDS else replicated for name in state._fields),
-                state,
-                strict=True,
-            )
-        )
-    )
+
+    def place(node: Any) -> Any:
+        sharding = by_chain if isinstance(node, PER_CHAIN_TYPES) else replicated
+        return jax.tree.map(lambda _: sharding, node)
+
+    return jax.tree.map(place, state, is_leaf=lambda node: isinstance(node, PER_CHAIN_TYPES))
 
 
 def constrain(state: MetropolisState, mesh: Mesh) -> MetropolisState:
@@ -57,9 +53,10 @@ def constrain(state: MetropolisState, mesh: Mesh) -> MetropolisState:
 def shard_chains(opt_state: Any, mesh: Mesh) -> Any:
     """Place the chains of every `metropolis` state in ``opt_state`` over the devices of ``mesh``.
 
-    The per-chain fields (``chains``, ``values``, ``rng_key``, ``step_size``,
-    ``log_step_factor``, ``acceptance_rate``, ``rung``) are split along their leading axis over
-    the mesh axis ``"chains"``; the rest of the state is replicated. Each chain has its own key,
+    The per-chain parts of the state (what the chains carry: ``chains``, ``values``,
+    ``rng_key``, ``log_step_factor``, ``acceptance_rate``, ``rung``; and the last step's
+    ``step_size``, ``accepted``, ``jumped``) are split along their leading axis over the mesh
+    axis ``"chains"``; the rest of the state is replicated. Each chain has its own key,
     so the results are bit-identical to those on one device as long as XLA computes the loss of
     a chain to the same bits for any number of chains per device (see the multi-device guide).
     ``opt_state`` may be a `MetropolisState` or any optax state that holds one (a chain,

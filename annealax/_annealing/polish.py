@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from annealax import _bounds, _checks
+from annealax import _checks
+from annealax._annealing import bounds as _bounds
 
 ValueFn = Any
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from annealax import _checks
 
@@ -45,7 +46,7 @@ def replica_exchange(
     which keeps the product of the Boltzmann distributions of the rungs. A swap exchanges the
     temperatures, step sizes and acceptance statistics of the two chains, never their
     parameters, so nothing moves between devices but a few numbers per chain. The rate of
-    accepted swaps of each pair is kept in ``MetropolisState.swap_rate``: a pair that rarely
+    accepted swaps of each pair is kept in the state's ``swap_rate``: a pair that rarely
     swaps means the ladder is too sparse there.
 
     Args:
@@ -139,3 +140,56 @@ def swap(
     offsets = jnp.arange(rung_by_group.shape[0], dtype=jnp.int32)[:, None] * num_temperatures
     source = jnp.take_along_axis(holder.astype(jnp.int32), new_rung, axis=1) + offsets
     return Swap(new_rung.reshape(-1), source.reshape(-1), accepted)
+
+
+def ladder(replica_exchange: ReplicaExchange | None, dtype: jnp.dtype) -> jax.Array:
+    r"""The multipliers $\lambda_k$ of the rungs (a single 1 without replica exchange)."""
+    if replica_exchange is None:
+        return jnp.ones((1,), dtype)
+    return jnp.asarray(replica_exchange.ladder, dtype)
+
+
+def initial_state(
+    replica_exchange: ReplicaExchange | None, num_chains: int, dtype: jnp.dtype
+) -> tuple[jax.Array | optax.EmptyState, jax.Array | optax.EmptyState]:
+    """Each chain's rung and the swap rates at the start; empty without replica exchange."""
+    if replica_exchange is None:
+        return optax.EmptyState(), optax.EmptyState()
+    num_temperatures = replica_exchange.num_temperatures
+    rungs = initial_rungs(num_chains, num_temperatures)
+    return rungs, jnp.zeros((num_temperatures - 1,), dtype)
+
+
+def swap_round(
+    replica_exchange: ReplicaExchange,
+    window: int,
+    count: jax.Array,
+    rung: jax.Array,
+    swap_rate: jax.Array,
+    values: jax.Array,
+    inverse_temperatures: jax.Array,
+    log_u: jax.Array,
+    carried: Any,
+) -> tuple[jax.Array, jax.Array, Any]:
+    """Swaps every ``swap_every`` steps; the ``carried`` per-chain arrays follow the rungs.
+
+    ``swap_rate`` averages over the last ``window`` rounds of each pair (mean, then exponential).
+    """
+    swap_every = replica_exchange.swap_every
+    done = count + 1
+    round_index = done // swap_every - 1
+    parity = round_index % 2
+
+    def swap_now():
+        result = swap(rung, values, inverse_temperatures, log_u, parity)
+        moved = jax.tree.map(lambda x: x[result.source], carried)
+        pair = jnp.arange(swap_rate.shape[0])
+        tried = pair % 2 == parity
+        attempts = jnp.where(round_index >= pair % 2, (round_index - pair % 2) // 2 + 1, 0)
+        rounds = jnp.clip(attempts, 1, window).astype(swap_rate.dtype)
+        fraction = jnp.sum(result.accepted.astype(jnp.int32), axis=0).astype(swap_rate.dtype)
+        fraction = fraction / result.accepted.shape[0]
+        new_rate = jnp.where(tried, swap_rate + (fraction - swap_rate) / rounds, swap_rate)
+        return result.rung, new_rate, moved
+
+    return jax.lax.cond(done % swap_every == 0, swap_now, lambda: (rung, swap_rate, carried))
