@@ -43,6 +43,7 @@ def test_reflection_folds_at_the_finite_walls_only():
     np.testing.assert_array_equal(finite, _bounds.reflect(jnp.array([6.0, -1.0]), (0.0, 5.0)))
 
 
+@pytest.mark.slow
 def test_half_open_reflection_keeps_the_boltzmann_distribution():
     # E(x) = x on [0, inf) at T = 1 is the exponential distribution: mean 1, variance 1.
     tx = annealax.metropolis(

@@ -24,6 +24,7 @@ def rotated_energy(x):
     return 0.5 * x @ jnp.asarray(PRECISION, jnp.float32) @ x
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("temperature", [0.5, 2.0])
 def test_differential_evolution_samples_the_boltzmann_distribution(temperature):
     tx = annealax.metropolis(
@@ -59,6 +60,7 @@ def test_differential_evolution_moves_one_half_and_holds_the_other():
     assert int(state.info.num_accepted) == 8  # a flat loss accepts every proposal
 
 
+@pytest.mark.slow
 def test_differential_evolution_beats_coordinate_moves_on_a_rotated_ellipsoid():
     def ellipsoid(x):
         rotation = jnp.asarray(np.linalg.qr(np.random.default_rng(1).normal(size=(8, 8)))[0])

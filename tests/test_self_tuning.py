@@ -21,6 +21,7 @@ def gaussian_energy(x):
     return 0.5 * jnp.sum(jnp.square(x))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("target", "initial_step_size"),
     [(0.234, 10.0), (0.5, 0.01)],  # from far too large and far too small
@@ -80,6 +81,7 @@ def test_adapt_steps_freezes_the_step_sizes():
     np.testing.assert_array_equal(state.step_size, step_sizes[-1])
 
 
+@pytest.mark.slow
 def test_after_adapt_steps_the_chains_sample_the_boltzmann_distribution():
     _, state, _ = frozen_run()
     samples = np.asarray(state.chains[:, 0], np.float64)
@@ -267,6 +269,7 @@ def test_auto_temperature_with_a_cooling_schedule_follows_it():
     np.testing.assert_allclose(result.trace.temperature, expected, rtol=1e-5, atol=1e-6 * t0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("bounds", "jump_probability", "box_jump_share"),
     [(None, 0.5, 0.25), ((-2.2, 2.2), 0.3, 1.0)],
@@ -293,6 +296,7 @@ def test_jumps_keep_the_boltzmann_distribution(bounds, jump_probability, box_jum
     assert chi_square_p_value(samples, lambda x: -((x * x - 1.0) ** 2) / 0.6, edges) < 1e-6
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("box_jump_share", [1.0, 0.0])
 def test_box_wide_jumps_land_uniformly_in_the_box(box_jump_share):
     # At a temperature that accepts every move, one step of jumps from x = 3 in [2, 7]: box-wide

@@ -5,9 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).parent
 
 
+@pytest.mark.slow
 def test_public_api_and_snippets_under_x64():
     environment = {**os.environ, "JAX_ENABLE_X64": "1", "MPLBACKEND": "Agg"}
     command = [

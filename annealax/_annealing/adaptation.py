@@ -8,7 +8,6 @@ import jax
 import jax.numpy as jnp
 
 from annealax import _checks
-from annealax._annealing.ranges import check_real
 
 MAX_LOG_STEP_FACTOR = 60.0
 """The largest adapted $|\\log s|$."""
@@ -65,8 +64,8 @@ def adapt_step_size(
         ...     16, key=0, adaptation=annealax.adapt_step_size(0.3, rate=0.1, steps=500)
         ... )
     """
-    check_real("target", target, lambda a: (a > 0) & (a < 1), "a float in (0, 1)")
-    check_real("rate", rate, lambda r: r > 0, "a float > 0")
+    _checks.check_range("target", target, "a float in (0, 1)", lambda a: (a > 0) & (a < 1))
+    _checks.check_range("rate", rate, "a float > 0", lambda r: r > 0)
     steps = _checks.check_optional_positive_int("steps", steps)
     return AdaptStepSize(target, rate, steps)
 

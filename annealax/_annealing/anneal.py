@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from annealax import _checks
 from annealax._annealing.adaptation import adapt_step_size
+from annealax._annealing.config import MetropolisConfig, checked_value_fn, configure
 from annealax._annealing.jumps import jumps
 from annealax._annealing.kernel import ValueFn
 from annealax._annealing.polish import Polish, polish_points
@@ -22,15 +23,9 @@ from annealax._annealing.random_walk import random_walk
 from annealax._annealing.sharding import check_mesh, constrain
 from annealax._annealing.state import AnnealTrace, MetropolisState
 from annealax._annealing.status import AnnealStatus
+from annealax._annealing.step import step
 from annealax._annealing.temperature import auto_temperature
-from annealax._annealing.transformation import (
-    MetropolisConfig,
-    checked_value_fn,
-    configure,
-    init_state,
-    initial_chains,
-    step,
-)
+from annealax._annealing.transformation import init_state, initial_chains
 
 _INT32_MAX = 2**31 - 1
 

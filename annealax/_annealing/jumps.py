@@ -9,9 +9,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from annealax import _checks
 from annealax._annealing import moves as _moves
 from annealax._annealing.kernel import Context, Keys, Proposal, uniforms
-from annealax._annealing.ranges import check_real
 
 BOX_JUMP_WIDTHS = 10.0
 """A box-wide jump's step size, in mean widths of the bounds: reflection folds a Gaussian this
@@ -92,8 +92,10 @@ def jumps(
             "`proposal` of jumps must be a name, a random_walk or a per-chain callable "
             f"(key, params, step_size) -> params, got {proposal!r}"
         )
-    check_real("probability", probability, lambda p: (p >= 0) & (p < 1), "a float in [0, 1)")
-    check_real("box_share", box_share, lambda s: (s >= 0) & (s <= 1), "a float in [0, 1]")
+    _checks.check_range(
+        "probability", probability, "a float in [0, 1)", lambda p: (p >= 0) & (p < 1)
+    )
+    _checks.check_range("box_share", box_share, "a float in [0, 1]", lambda s: (s >= 0) & (s <= 1))
     return Jumps(move, probability, box_share)
 
 

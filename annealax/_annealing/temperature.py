@@ -12,7 +12,6 @@ import numpy as np
 import optax
 
 from annealax import _checks
-from annealax._annealing.ranges import check_real
 from annealax._annealing.schedules import geometric_temperature
 
 INITIAL_UPHILL_ACCEPTANCE = 0.8
@@ -88,7 +87,7 @@ def check_positive_or_schedule(name: str, value: Any, alternative: str) -> None:
         check_schedule(name, value)
         return
     allowed = f"finite and > 0, an optax.Schedule or {alternative}"
-    check_real(name, value, lambda v: np.isfinite(v) & (v > 0), allowed)
+    _checks.check_range(name, value, allowed, lambda v: np.isfinite(v) & (v > 0))
 
 
 def check_schedule(name: str, schedule: Any) -> None:
@@ -104,8 +103,8 @@ def check_schedule(name: str, schedule: Any) -> None:
     except Exception:
         # A schedule that cannot run outside a trace: the run reports its values.
         return
-    check_real(
-        f"{name}(0)", start, lambda v: np.isfinite(v) & (v >= 0), "finite and >= 0 (a schedule)"
+    _checks.check_range(
+        f"{name}(0)", start, "finite and >= 0 (a schedule)", lambda v: np.isfinite(v) & (v >= 0)
     )
 
 
