@@ -61,9 +61,9 @@ TARGETS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class ContractCase:
-    """One transformation under the contract.
+    """One transformation under the contract; hashed by identity, so that tests can cache runs.
 
     Attributes:
         name: Test id.
@@ -86,6 +86,33 @@ class ContractCase:
 
     def make(self, **overrides) -> optax.GradientTransformation:
         return self.factory(**{**self.hyperparams, **overrides})
+
+
+METROPOLIS_CONVERGE = {
+    "parabola": (
+        dict(temperature=optax.exponential_decay(0.1, 1500, 1e-5), step_size=0.05),
+        1500,
+        2e-2,
+    ),
+    "rosenbrock": (
+        dict(temperature=optax.exponential_decay(0.1, 3000, 1e-6), step_size=0.02),
+        3000,
+        5e-2,
+    ),
+}
+"""How `metropolis` with a cooling temperature converges (the "metropolis" case's settings)."""
+
+
+def metropolis_case(option, *, hyperparams=None, converge=None, **settings) -> ContractCase:
+    """`annealax.metropolis` with 16 chains and the ``settings`` of one of its options."""
+    return ContractCase(
+        name=f"metropolis-{option}",
+        factory=functools.partial(annealax.metropolis, 16, key=0, **settings),
+        hyperparams=dict(temperature=0.05, step_size=0.1) if hyperparams is None else hyperparams,
+        converge=METROPOLIS_CONVERGE if converge is None else converge,
+        extra_args=lambda loss: {"value_fn": loss},
+        uses_gradients=False,
+    )
 
 
 CASES = [
@@ -151,18 +178,7 @@ CASES = [
         name="metropolis",
         factory=functools.partial(annealax.metropolis, 16, key=0),
         hyperparams=dict(temperature=0.05, step_size=0.1),
-        converge={
-            "parabola": (
-                dict(temperature=optax.exponential_decay(0.1, 1500, 1e-5), step_size=0.05),
-                1500,
-                2e-2,
-            ),
-            "rosenbrock": (
-                dict(temperature=optax.exponential_decay(0.1, 3000, 1e-6), step_size=0.02),
-                3000,
-                5e-2,
-            ),
-        },
+        converge=METROPOLIS_CONVERGE,
         extra_args=lambda loss: {"value_fn": loss},
         uses_gradients=False,
     ),
@@ -186,5 +202,55 @@ CASES = [
         },
         extra_args=lambda loss: {"value_fn": loss},
         uses_gradients=False,
+    ),
+    metropolis_case(
+        "fixed-step-size",
+        adaptation=None,
+        converge={  # Fixed steps short enough for the tolerance.
+            "parabola": (
+                dict(temperature=optax.exponential_decay(0.1, 1500, 1e-5), step_size=0.02),
+                1500,
+                2e-2,
+            ),
+            "rosenbrock": METROPOLIS_CONVERGE["rosenbrock"],
+        },
+    ),
+    metropolis_case("jumps", proposal=annealax.jumps(probability=0.25), bounds=(-5.0, 5.0)),
+    metropolis_case(
+        "auto-temperature",
+        temperature=annealax.auto_temperature(num_steps=50),
+        hyperparams=dict(step_size=0.1),
+        converge={
+            "parabola": (
+                dict(temperature=annealax.auto_temperature(num_steps=1500), step_size=0.05),
+                1500,
+                2e-2,
+            ),
+            "rosenbrock": (
+                dict(temperature=annealax.auto_temperature(num_steps=3000), step_size=0.02),
+                3000,
+                5e-2,
+            ),
+        },
+    ),
+    metropolis_case(
+        "replica-exchange", replica_exchange=annealax.replica_exchange(4, swap_every=2)
+    ),
+    metropolis_case(
+        "differential-evolution",
+        proposal=annealax.differential_evolution(),
+        hyperparams=dict(temperature=0.05, step_size=1.0),
+        converge={
+            "parabola": (
+                dict(temperature=optax.exponential_decay(0.1, 1500, 1e-5), step_size=1.0),
+                1500,
+                2e-2,
+            ),
+            "rosenbrock": (
+                dict(temperature=optax.exponential_decay(0.1, 3000, 1e-6), step_size=1.0),
+                3000,
+                5e-2,
+            ),
+        },
     ),
 ]

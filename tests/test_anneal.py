@@ -28,6 +28,13 @@ def test_result_and_trace_are_consistent():
     assert bool(jnp.all((result.trace.acceptance >= 0) & (result.trace.acceptance <= 1)))
     assert int(result.state.count) == 300
     assert result.state.chains.shape == (32, 3)
+    # The final state: each chain's cached loss is its loss, none below the best one.
+    chains, values = result.state.chains, result.state.values
+    np.testing.assert_allclose(values, jax.vmap(rastrigin)(chains), rtol=1e-6, atol=1e-5)
+    assert float(result.best_value) <= float(jnp.min(values))
+    # The trace's last acceptance is the fraction of the chains accepted at the last step.
+    num_accepted = int(result.state.info.num_accepted)
+    assert float(result.trace.acceptance[-1]) == pytest.approx(num_accepted / 32)
 
 
 def test_repeated_calls_do_not_recompile():
@@ -72,17 +79,20 @@ def test_vmap_over_keys_and_temperatures_matches_single_runs():
 
 def test_callback_sees_every_step():
     seen = []
-    annealax.anneal(
+    result = annealax.anneal(
         rastrigin,
         jnp.ones(2),
         key=0,
         num_steps=25,
         num_chains=4,
-        callback=lambda step, info: seen.append((int(step), float(info.best_value))),
+        callback=lambda step, info: seen.append((int(step), info)),
     )
     jax.effects_barrier()
     assert sorted(step for step, _ in seen) == list(range(1, 26))
-    assert all(np.isfinite(value) for _, value in seen)
+    # Each step's info is that step's entry of the trace.
+    for step, info in seen:
+        for name, value in info._asdict().items():
+            assert float(value) == float(getattr(result.trace, name)[step - 1]), (step, name)
 
 
 def test_progress_bar_reaches_the_end(capsys):

@@ -9,6 +9,8 @@ from flax import linen, nnx
 from flax.training import train_state
 from optax_contract import CASES
 
+import annealax
+
 parametrize_cases = pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 
 INPUTS = jnp.linspace(-1.0, 1.0, 32, dtype=jnp.float32).reshape(16, 2)
@@ -38,12 +40,46 @@ def test_nnx_optimizer_update(case):
         optimizer.update(model, grads, **case.extra_args(params_loss))
         return loss
 
-    for _ in range(300):
+    def params():
+        return nnx.to_pure_dict(nnx.state(model, nnx.Param))
+
+    def temperatures():
+        """The temperature read from the optimizer's state and the one expected by hand."""
+        opt_state = nnx.to_pure_dict(nnx.state(optimizer, nnx.optimizer.OptState))
+        recorded = float(optax.tree.get(opt_state, "temperature"))
+        displacement = jax.tree.map(jnp.subtract, params(), before)
+        return recorded, expected_temperature(case, opt_state, displacement)
+
+    for update in range(1, 301):
+        before = params()
         train_step(model, optimizer)
+        if update == 3:  # an update whose temperature every case records (temperature_every=3)
+            recorded, expected = temperatures()
+            assert recorded == pytest.approx(expected, rel=1e-4)
+            assert expected > 0.0
     assert float(nnx_loss(model)) < 1e-2 * initial
-    opt_state = nnx.to_pure_dict(nnx.state(optimizer, nnx.optimizer.OptState))
-    temperature = optax.tree.get(opt_state, "temperature")
-    assert np.isfinite(float(temperature)) and float(temperature) > 0.0
+    if not case.uses_gradients:
+        # (The last updates of the gradient methods are below the float32 resolution of the
+        # params, so their displacement no longer gives the temperature.)
+        recorded, expected = temperatures()
+        assert recorded == pytest.approx(expected, rel=1e-5)
+
+
+def expected_temperature(case, opt_state, displacement):
+    """The temperature of the last update: from the displacement of the params or the settings."""
+    if case.uses_gradients:
+        # The mean squared update (here the displacement of the params).
+        flat = np.concatenate([np.ravel(leaf) for leaf in jax.tree.leaves(displacement)])
+        return float(np.mean(np.square(flat.astype(np.float64))))
+    # Metropolis: the temperature setting at the step count of the update.
+    settings = {**case.factory.keywords, **case.hyperparams, **case.converge["parabola"][0]}
+    temperature = settings["temperature"]
+    step = int(optax.tree.get(opt_state, "count")) - 1
+    if isinstance(temperature, annealax.AutoTemperature):
+        scale = float(optax.tree.get(opt_state, "temperature_scale"))
+        assert scale > 0.0
+        return scale * float(temperature.cooling(step))
+    return float(temperature(step)) if callable(temperature) else float(temperature)
 
 
 @pytest.mark.parametrize(

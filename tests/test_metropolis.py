@@ -189,19 +189,23 @@ def test_minibatch_mode_compares_current_and_proposed_on_the_same_batch(minibatc
     def update(state, batch):
         return tx.update(None, state, params, value_fn=loss_for(batch))[1]
 
+    up_to_date = []
     for batch in (0.0, 1.0, 2.0, 3.0):
         state = update(state, jnp.full(2, batch, jnp.float32))
         fresh = jax.vmap(loss_for(jnp.full(2, batch, jnp.float32)))(state.chains)
-        up_to_date = bool(jnp.allclose(state.values, fresh))
-    assert up_to_date is minibatch
+        up_to_date.append(bool(jnp.allclose(state.values, fresh)))
+    # The first step evaluates the starting points on its own batch in both modes; afterwards
+    # the cached values of the rejected chains are those of an earlier batch.
+    assert up_to_date == [True, minibatch, minibatch, minibatch]
 
 
 def test_updates_move_params_to_the_best_chain_of_the_step():
     tx = annealax.metropolis(32, key=8, temperature=0.1, step_size=0.3)
     params = jnp.full(3, 1.5)
     state = tx.init(params)
+    update = jax.jit(lambda state, params: tx.update(None, state, params, value_fn=double_well))
     for _ in range(5):
-        updates, state = tx.update(None, state, params, value_fn=double_well)
+        updates, state = update(state, params)
         params = optax.apply_updates(params, updates)
         best = int(jnp.argmin(state.values))
         np.testing.assert_allclose(params, state.chains[best], atol=1e-6)
@@ -233,17 +237,84 @@ def test_rbg_keys_are_kept_with_their_implementation():
     key = jax.random.key(0, impl="rbg")
     state = run_chains(annealax.metropolis(4, key=key), jnp.zeros(2), double_well, 3)
     assert state.rng_key.shape == (4, *jax.random.key_data(key).shape)
+    # By hand: one rbg key per chain, each split at every step and its first part kept.
+    keys = jax.random.split(key, 4)
+    for _ in range(3):
+        keys = kernel.split_keys(keys).next
+    np.testing.assert_array_equal(state.rng_key, jax.random.key_data(keys))
+
+
+FIELDS = {
+    "count": lambda state: state.count,
+    "rng_key": lambda state: state.walkers.rng_key,
+    "chains": lambda state: state.walkers.chains,
+    "values": lambda state: state.walkers.values,
+    "log_step_factor": lambda state: state.walkers.log_step_factor,
+    "acceptance_rate": lambda state: state.walkers.acceptance_rate,
+    "rung": lambda state: state.walkers.rung,
+    "temperature_scale": lambda state: state.temperature_scale,
+    "swap_rate": lambda state: state.swap_rate,
+    "best_params": lambda state: state.best_params,
+    "best_value": lambda state: state.best_value,
+    "best_step": lambda state: state.best_step,
+    "temperature": lambda state: state.info.temperature,
+    "step_size": lambda state: state.info.chain.step_size,
+    "jumped": lambda state: state.info.chain.jumped,
+    "num_accepted": lambda state: state.info.num_accepted,
+    "evaluations": lambda state: state.info.evaluations,
+}
+"""Every field of a `MetropolisState`, by name, and where it lies in the nested state."""
 
 
 def test_state_holds_plain_arrays_readable_with_optax_tree_get():
-    tx = annealax.metropolis(8, key=0)
-    state = optax.tree.get(tx.init({"w": jnp.zeros(3)}), "chains")
-    assert state["w"].shape == (8, 3)
-    full = tx.init({"w": jnp.zeros(3)})
-    for leaf in jax.tree.leaves(full):
+    params = {"w": jnp.array([1.0, 2.0, 3.0])}
+    tx = annealax.metropolis(
+        8,
+        key=0,
+        temperature=annealax.auto_temperature(num_steps=10),
+        step_size=0.25,
+        replica_exchange=annealax.replica_exchange(2),
+    )
+    state = tx.init(params)
+    for leaf in jax.tree.leaves(state):
         assert not jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
-    for field in ("values", "temperature", "step_size", "acceptance_rate", "best_value", "count"):
-        optax.tree.get(full, field)
+    # The state before the first step, by hand.
+    expected = {
+        "count": 0,
+        "rng_key": jax.random.key_data(jax.random.split(jax.random.key(0), 8)),
+        "chains": {"w": np.tile([1.0, 2.0, 3.0], (8, 1))},
+        "values": np.full(8, np.inf),
+        "log_step_factor": np.zeros(8),
+        "acceptance_rate": np.zeros(8),
+        "rung": np.tile([0, 1], 4),
+        "temperature_scale": 0.0,  # measured at the first step
+        "swap_rate": np.zeros(1),
+        "best_params": {"w": np.array([1.0, 2.0, 3.0])},
+        "best_value": np.inf,
+        "best_step": 0,
+        "temperature": 0.0,
+        "step_size": np.full(8, 0.25),
+        "jumped": np.zeros(8, bool),
+        "num_accepted": 0,
+        "evaluations": 0,
+    }
+    assert set(expected) == set(FIELDS)
+    for name, where in FIELDS.items():
+        found = optax.tree.get(state, name)
+        assert jax.tree.structure(found) == jax.tree.structure(where(state)), name
+        for leaf, nested, value in zip(
+            jax.tree.leaves(found),
+            jax.tree.leaves(where(state)),
+            jax.tree.leaves(expected[name]),
+            strict=True,
+        ):
+            assert leaf is nested, name
+            np.testing.assert_array_equal(leaf, value, err_msg=name)
+    # The attributes are the nested fields.
+    for name in ("rng_key", "chains", "values", "log_step_factor", "acceptance_rate", "rung"):
+        assert getattr(state, name) is getattr(state.walkers, name)
+    assert state.temperature is state.info.temperature
+    assert state.step_size is state.info.chain.step_size
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """Every annealax transformation honours the Optax contract (see optax_contract.py)."""
 
+import functools
+
 import chex
 import jax
 import jax.numpy as jnp
@@ -16,17 +18,43 @@ parametrize_gradient_cases = pytest.mark.parametrize(
 )
 
 
-def run_steps(tx, loss, params, num_steps, extra_args, state=None):
-    """``num_steps`` jitted updates under `lax.scan`; returns the final params and state."""
-    state = tx.init(params) if state is None else state
+def scanned(tx, loss, num_steps, extra_args):
+    """``num_steps`` updates under `lax.scan`, jitted: ``(params, state) -> (params, state)``."""
 
     def step(carry, _):
         params, state = carry
         updates, state = tx.update(jax.grad(loss)(params), state, params, **extra_args)
         return (optax.apply_updates(params, updates), state), None
 
-    (params, state), _ = jax.jit(lambda c: jax.lax.scan(step, c, length=num_steps))((params, state))
-    return params, state
+    return jax.jit(lambda params, state: jax.lax.scan(step, (params, state), length=num_steps)[0])
+
+
+def run_steps(tx, loss, params, num_steps, extra_args, state=None):
+    """``num_steps`` jitted updates under `lax.scan`; returns the final params and state."""
+    state = tx.init(params) if state is None else state
+    return scanned(tx, loss, num_steps, extra_args)(params, state)
+
+
+SHORT_RUN = 20
+"""The steps of the runs that compare injected and plain hyperparameters."""
+
+
+@functools.cache
+def short_runner(case, injected):
+    """The case's transformation (its hyperparams injected or not) and its compiled short run
+    on the parabola: one compilation shared by the tests of `inject_hyperparams`."""
+    factory = optax.inject_hyperparams(case.factory) if injected else case.factory
+    tx = factory(**case.hyperparams)
+    target = TARGETS["parabola"]
+    return tx, scanned(tx, target.loss, SHORT_RUN, case.extra_args(target.loss))
+
+
+@functools.cache
+def short_run(case, injected):
+    """The short run from the parabola's start: the final params and state."""
+    tx, run = short_runner(case, injected)
+    params = TARGETS["parabola"].init()
+    return run(params, tx.init(params))
 
 
 @parametrize_cases
@@ -64,8 +92,17 @@ def test_unknown_extra_args_are_ignored(case):
     grads = jax.grad(parabola)(params)
     state = tx.init(params)
     extra_args = case.extra_args(parabola)
-    expected = tx.update(grads, state, params, **extra_args)
-    actual = tx.update(grads, state, params, **extra_args, unknown_argument=jnp.ones(3))
+
+    @jax.jit
+    def with_and_without(state, unknown):
+        expected = tx.update(grads, state, params, **extra_args)
+        actual = tx.update(grads, state, params, **extra_args, unknown_argument=unknown)
+        return actual, expected
+
+    actual, expected = with_and_without(state, jnp.ones(3))
+    chex.assert_trees_all_equal(actual, expected)
+    # A second update from the new state, where every case's state has moved.
+    actual, expected = with_and_without(expected[1], jnp.ones(3))
     chex.assert_trees_all_equal(actual, expected)
 
 
@@ -73,12 +110,8 @@ def test_unknown_extra_args_are_ignored(case):
 def test_inject_hyperparams_gives_the_same_results(case):
     """Same params and same state (structure included), up to float32 rounding: a Python
     hyperparameter's logarithm is taken in float64. Defaults are injected too (as arrays)."""
-    target = TARGETS["parabola"]
-    extra_args = case.extra_args(target.loss)
-    plain = case.make()
-    injected = optax.inject_hyperparams(case.factory)(**case.hyperparams)
-    expected, expected_state = run_steps(plain, target.loss, target.init(), 20, extra_args)
-    actual, state = run_steps(injected, target.loss, target.init(), 20, extra_args)
+    expected, expected_state = short_run(case, injected=False)
+    actual, state = short_run(case, injected=True)
     chex.assert_trees_all_close(actual, expected, rtol=1e-5, atol=1e-6)
     chex.assert_trees_all_close(state.inner_state, expected_state, rtol=1e-5, atol=1e-6)
     assert set(state.hyperparams) >= set(case.hyperparams)
@@ -87,17 +120,14 @@ def test_inject_hyperparams_gives_the_same_results(case):
 @parametrize_cases
 def test_injected_hyperparams_can_change_between_steps(case):
     """Changing an injected hyperparameter changes the run (it is really read)."""
-    target = TARGETS["parabola"]
-    extra_args = case.extra_args(target.loss)
-    injected = optax.inject_hyperparams(case.factory)(**case.hyperparams)
-    params = target.init()
+    injected, run = short_runner(case, injected=True)
+    params = TARGETS["parabola"].init()
     state = injected.init(params)
-    baseline = run_steps(injected, target.loss, params, 20, extra_args, state)
+    baseline = short_run(case, injected=True)
     for name, value in case.hyperparams.items():
-        changed_state = state._replace(
-            hyperparams={**state.hyperparams, name: jnp.asarray(value) * 0.5}
-        )
-        changed = run_steps(injected, target.loss, params, 20, extra_args, changed_state)
+        halved = jnp.asarray(value * 0.5, state.hyperparams[name].dtype)
+        changed_state = state._replace(hyperparams={**state.hyperparams, name: halved})
+        changed = run(params, changed_state)
         with pytest.raises(AssertionError):
             chex.assert_trees_all_close(
                 (changed[0], changed[1].inner_state),
@@ -113,8 +143,9 @@ def test_dtypes_are_preserved(case, dtype):
     params = jax.tree.map(lambda x: x.astype(dtype), TARGETS["parabola"].init())
     grads = jax.grad(parabola)(params)
     state = tx.init(params)
-    updates, new_state = jax.jit(lambda g, s, p: tx.update(g, s, p, **case.extra_args(parabola)))(
-        grads, state, params
+    # The types of the jitted update's outputs, traced without compiling it.
+    updates, new_state = jax.eval_shape(
+        lambda g, s, p: tx.update(g, s, p, **case.extra_args(parabola)), grads, state, params
     )
     chex.assert_trees_all_equal_dtypes(updates, params)
     chex.assert_trees_all_equal_dtypes(new_state, state)
@@ -151,9 +182,10 @@ def test_multi_steps_accumulates_before_updating(case):
     params = target.init()
     state = tx.init(params)
     extra_args = case.extra_args(target.loss)
+    update = jax.jit(lambda g, s, p: tx.update(g, s, p, **extra_args))
     inner_counts, unchanged = [], []
     for _ in range(2 * every_k):
-        updates, state = tx.update(jax.grad(target.loss)(params), state, params, **extra_args)
+        updates, state = update(jax.grad(target.loss)(params), state, params)
         new_params = optax.apply_updates(params, updates)
         unchanged.append(all(jax.tree.leaves(jax.tree.map(jnp.array_equal, new_params, params))))
         # optax's SGD keeps no count: then MultiSteps's count of inner updates.

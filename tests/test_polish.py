@@ -167,18 +167,21 @@ def anneal_small_sphere(polish):
 
 
 @pytest.mark.parametrize(
-    "optimizer",
+    ("optimizer", "line_search"),
     [
-        optax.sgd(0.1, momentum=0.5),
-        recomputing(optax.sgd(0.1, momentum=0.5)),
-        optax.chain(
-            optax.sgd(1.0),
-            optax.scale_by_backtracking_linesearch(max_backtracking_steps=20, store_grad=True),
+        (optax.sgd(0.1, momentum=0.5), False),
+        (recomputing(optax.sgd(0.1, momentum=0.5)), False),
+        (
+            optax.chain(
+                optax.sgd(1.0),
+                optax.scale_by_backtracking_linesearch(max_backtracking_steps=20, store_grad=True),
+            ),
+            True,
         ),
     ],
     ids=["momentum", "momentum-recomputing", "sgd-backtracking"],
 )
-def test_custom_optimizer_polishes(optimizer):
+def test_custom_optimizer_polishes(optimizer, line_search):
     plain = anneal_small_sphere(None)
     polished = anneal_small_sphere(annealax.polish(200, num_chains=2, optimizer=optimizer))
     assert float(plain.best_value) > 1e-2
@@ -186,6 +189,13 @@ def test_custom_optimizer_polishes(optimizer):
     assert float(sphere(polished.best_params)) == pytest.approx(
         float(polished.best_value), abs=1e-7
     )
+    # Each of the 2 chains: one evaluation per iteration, then one of the polished point; a
+    # line search adds its own.
+    extra = int(polished.num_evaluations) - int(plain.num_evaluations)
+    if line_search:
+        assert extra > 2 * (200 + 1)
+    else:
+        assert extra == 2 * (200 + 1)
 
 
 @pytest.mark.parametrize(

@@ -154,10 +154,25 @@ def test_dtype_of_every_leaf_is_kept_for_a_bfloat16_tree(move):
     moved = move(jax.random.key(0), params, jnp.asarray(0.5, jnp.float32))
     assert jax.tree.map(lambda x: x.dtype, moved) == jax.tree.map(lambda x: x.dtype, params)
     assert jax.tree.map(jnp.shape, moved) == jax.tree.map(jnp.shape, params)
-    assert any(
-        bool(jnp.any(m != p))
-        for m, p in zip(jax.tree.leaves(moved), jax.tree.leaves(params), strict=True)
-    )
+    assert_displacement_scales_with_the_step_size(move, params)
+
+
+def assert_displacement_scales_with_the_step_size(move, params):
+    """The displacement is the step size times a draw: with the same key, half the step size
+    moves the same coordinates half as far (to within the rounding of bfloat16, 2^-8)."""
+    key = jax.random.key(0)
+    steps = [
+        jax.tree.map(
+            lambda m, p: np.float32(m) - np.float32(p),
+            move(key, params, jnp.asarray(step_size, jnp.float32)),
+            params,
+        )
+        for step_size in (0.5, 0.25)
+    ]
+    for full, half in zip(*map(jax.tree.leaves, steps), strict=True):
+        np.testing.assert_allclose(half, 0.5 * full, rtol=2**-6, atol=2**-6)
+    # Steps far longer than the tolerance: a step size ignored or applied twice fails above.
+    assert np.max(np.abs(np.concatenate(jax.tree.leaves(steps[0]), axis=None))) > 0.1
 
 
 @pytest.mark.parametrize(
@@ -169,6 +184,7 @@ def test_dtype_of_every_leaf_is_kept_for_a_mixed_dtype_tree(move):
     params = {"w": jnp.ones((3, 2), jnp.bfloat16), "b": jnp.ones(2, jnp.float32)}
     moved = move(jax.random.key(0), params, jnp.asarray(0.5, jnp.float32))
     assert jax.tree.map(lambda x: x.dtype, moved) == jax.tree.map(lambda x: x.dtype, params)
+    assert_displacement_scales_with_the_step_size(move, params)
 
 
 def test_random_walks_with_equal_settings_are_equal_and_hashable():
