@@ -2,6 +2,7 @@
 
 from annealax._annealing.adaptation import AdaptStepSize, adapt_step_size
 from annealax._annealing.anneal import AnnealResult, anneal
+from annealax._annealing.covariance import CovarianceMove, covariance_move
 from annealax._annealing.jumps import Jumps, jumps
 from annealax._annealing.kernel import Proposal
 from annealax._annealing.moves import (
@@ -49,6 +50,7 @@ __all__ = [
     "AutoTemperature",
     "ChainInfo",
     "CoolMomentumState",
+    "CovarianceMove",
     "DifferentialEvolution",
     "Jumps",
     "MetropolisState",
@@ -66,6 +68,7 @@ __all__ = [
     "auto_temperature",
     "cooling_rate_for_steps",
     "coolmomentum",
+    "covariance_move",
     "differential_evolution",
     "exponential_cooling",
     "friction_cooling",

@@ -7,21 +7,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
+from chains import run_chains
 from scipy import integrate, stats
 
 import annealax
 from annealax._annealing import kernel
-
-
-def run_chains(tx, params, value_fn, num_steps):
-    """``num_steps`` jitted updates; returns the final state."""
-
-    def body(state, _):
-        _, state = tx.update(None, state, params, value_fn=value_fn)
-        return state, None
-
-    state, _ = jax.jit(lambda s: jax.lax.scan(body, s, length=num_steps))(tx.init(params))
-    return state
 
 
 def double_well(x):

@@ -4,48 +4,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from chains import boltzmann_samples, check_boltzmann_samples
 
 import annealax
-
-
-def run_chains(tx, params, value_fn, num_steps):
-    def body(state, _):
-        _, state = tx.update(None, state, params, value_fn=value_fn)
-        return state, None
-
-    state, _ = jax.jit(lambda s: jax.lax.scan(body, s, length=num_steps))(tx.init(params))
-    return state
-
-
-PRECISION = np.array([[50.0, 49.0], [49.0, 50.0]])  # rotated, condition number 99
-
-
-def rotated_energy(x):
-    return 0.5 * x @ jnp.asarray(PRECISION, jnp.float32) @ x
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("temperature", [0.5, 2.0])
 def test_differential_evolution_samples_the_boltzmann_distribution(temperature):
-    tx = annealax.metropolis(
-        4096,
-        key=5,
-        temperature=temperature,
-        step_size=1.0,
-        proposal=annealax.differential_evolution(),
-        adaptation=None,
-        per_chain_init=True,
+    samples = boltzmann_samples(
+        annealax.differential_evolution(), temperature, num_chains=4096, key=5, seed=0
     )
-    # Start from the exact distribution at twice the temperature: the chains must move to it.
-    covariance = temperature * np.linalg.inv(PRECISION)
-    starts = np.random.default_rng(0).multivariate_normal(np.zeros(2), 2 * covariance, 4096)
-    state = run_chains(tx, jnp.asarray(starts, jnp.float32), rotated_energy, 300)
-    samples = np.asarray(state.chains, dtype=np.float64)
-    standard_error = np.sqrt(np.diag(covariance) / len(samples))
-    np.testing.assert_array_less(np.abs(samples.mean(axis=0)), 5 * standard_error)
-    np.testing.assert_allclose(np.cov(samples.T), covariance, rtol=0.08)
-    wrong = np.cov(samples.T) / 2  # the covariance of the wrong temperature is far off
-    assert not np.allclose(wrong, covariance, rtol=0.2)
+    check_boltzmann_samples(samples, temperature)
 
 
 def test_differential_evolution_moves_one_half_and_holds_the_other():

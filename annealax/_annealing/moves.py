@@ -122,6 +122,36 @@ def population_move(fn: PopulationProposal) -> PopulationMove:
     return PopulationMove(fn)
 
 
+def halves(key: jax.Array, num_chains: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Which half of the chains moves, chosen at random.
+
+    Returns the mask of the moving chains, and the start and size of the other half (the
+    chains ``start, ..., start + size - 1``, held fixed).
+    """
+    first_half_moves = jax.random.bernoulli(key)
+    half = num_chains // 2
+    index = jnp.arange(num_chains)
+    moves = jnp.where(first_half_moves, index < half, index >= half)
+    start = jnp.where(first_half_moves, half, 0)
+    size = jnp.where(first_half_moves, num_chains - half, half)
+    return moves, start, size
+
+
+def check_floating(name: str, params: optax.Params) -> None:
+    """Raise unless every leaf of ``params`` is floating (``name``: the move, for the error)."""
+    for leaf in jax.tree.leaves(params):
+        if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
+            raise ValueError(
+                f"`proposal` {name} moves floating-point params only, got a leaf of dtype "
+                f"{jnp.result_type(leaf)}"
+            )
+
+
+def dimension(chains: optax.Params) -> int:
+    """The number of coordinates of one chain."""
+    return sum(math.prod(leaf.shape[1:]) for leaf in jax.tree.leaves(chains))
+
+
 @dataclasses.dataclass(frozen=True)
 class DifferentialEvolution:
     """The differential-evolution move; see `differential_evolution`."""
@@ -135,18 +165,12 @@ class DifferentialEvolution:
         """Move one random half of the chains along differences of the other half."""
         num_chains = step_size.shape[0]
         half_key, first_key, second_key, noise_key = jax.random.split(keys.proposal[0], 4)
-        first_half_moves = jax.random.bernoulli(half_key)
-        half = num_chains // 2
-        index = jnp.arange(num_chains)
-        moves = jnp.where(first_half_moves, index < half, index >= half)
-        start = jnp.where(first_half_moves, half, 0)
-        size = jnp.where(first_half_moves, num_chains - half, half)
+        moves, start, size = halves(half_key, num_chains)
         first = start + jax.random.randint(first_key, (num_chains,), 0, size)
         offset = 1 + jax.random.randint(second_key, (num_chains,), 0, size - 1)
         second = start + (first - start + offset) % size
         leaves, treedef = jax.tree.flatten(chains)
-        dimension = sum(math.prod(leaf.shape[1:]) for leaf in leaves)
-        gamma = 2.38 / math.sqrt(2 * max(dimension, 1))
+        gamma = 2.38 / math.sqrt(2 * max(dimension(chains), 1))
         noise_keys = jax.random.split(noise_key, len(leaves))
         moved = []
         for leaf, leaf_key in zip(leaves, noise_keys, strict=True):
@@ -159,12 +183,7 @@ class DifferentialEvolution:
 
     def check_params(self, params: optax.Params) -> None:
         """Raise unless every leaf is floating."""
-        for leaf in jax.tree.leaves(params):
-            if not jnp.issubdtype(jnp.result_type(leaf), jnp.floating):
-                raise ValueError(
-                    "`proposal` annealax.differential_evolution() moves floating-point params "
-                    f"only, got a leaf of dtype {jnp.result_type(leaf)}"
-                )
+        check_floating("annealax.differential_evolution()", params)
 
 
 def differential_evolution(*, noise: float = 1e-3) -> DifferentialEvolution:
