@@ -27,19 +27,20 @@ def rotated_energy(x):
     return 0.5 * x @ jnp.asarray(PRECISION, jnp.float32) @ x
 
 
-def check_boltzmann_samples(samples, temperature):
-    """Assert that ``samples`` have the mean and covariance of the Boltzmann law at T."""
+def check_boltzmann_samples(samples, temperature, starts):
+    """Assert that ``samples`` have the mean and covariance of the Boltzmann law at T, and that
+    ``starts``, drawn at another temperature, fail the same check (the chains moved)."""
     covariance = temperature * np.linalg.inv(PRECISION)
     samples = np.asarray(samples, dtype=np.float64)
     standard_error = np.sqrt(np.diag(covariance) / len(samples))
     np.testing.assert_array_less(np.abs(samples.mean(axis=0)), 5 * standard_error)
     np.testing.assert_allclose(np.cov(samples.T), covariance, rtol=0.08)
-    wrong = np.cov(samples.T) / 2  # the covariance of the wrong temperature is far off
-    assert not np.allclose(wrong, covariance, rtol=0.2)
+    assert not np.allclose(np.cov(np.asarray(starts, np.float64).T), covariance, rtol=0.08)
 
 
 def boltzmann_samples(proposal, temperature, *, num_chains, key, seed, num_steps=300):
-    """The chains of `metropolis` with ``proposal`` at a fixed temperature on `rotated_energy`.
+    """The chains of `metropolis` with ``proposal`` at a fixed temperature on `rotated_energy`,
+    and their starts.
 
     They start from the exact distribution at twice the temperature, so they must move to it.
     """
@@ -57,4 +58,4 @@ def boltzmann_samples(proposal, temperature, *, num_chains, key, seed, num_steps
         np.zeros(2), 2 * covariance, num_chains
     )
     state = run_chains(tx, jnp.asarray(starts, jnp.float32), rotated_energy, num_steps)
-    return state.chains
+    return state.chains, starts

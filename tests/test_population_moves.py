@@ -12,10 +12,10 @@ import annealax
 @pytest.mark.slow
 @pytest.mark.parametrize("temperature", [0.5, 2.0])
 def test_differential_evolution_samples_the_boltzmann_distribution(temperature):
-    samples = boltzmann_samples(
+    samples, starts = boltzmann_samples(
         annealax.differential_evolution(), temperature, num_chains=4096, key=5, seed=0
     )
-    check_boltzmann_samples(samples, temperature)
+    check_boltzmann_samples(samples, temperature, starts)
 
 
 def test_differential_evolution_moves_one_half_and_holds_the_other():

@@ -18,8 +18,8 @@ r"""$\gamma \sqrt{d}$ of the optimal Gaussian random walk on a Gaussian target (
 Roberts and Gilks 1996): proposals of covariance $(2.38^2 / d)\, \Sigma$."""
 
 SPREAD_ULPS = 64
-"""A spread below this many units in the last place of the chains' mean is rounding: the
-chains coincide."""
+"""A spread below this many units in the last place of the chains' mean (in the coarsest
+dtype of the leaves) is rounding: the chains coincide."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +80,8 @@ def _population(leaves: list, others: jax.Array, size: jax.Array, dtype) -> tupl
     num_coordinates = max(sum(math.prod(leaf.shape[1:]) for leaf in leaves), 1)
     variance = sum(jnp.sum(jnp.abs(c.astype(dtype)) ** 2) for c in centered)
     spread = jnp.sqrt(variance / ((size - 1) * num_coordinates)).astype(dtype)
-    rounding = SPREAD_ULPS * jnp.finfo(dtype).eps * jnp.sqrt(mean_square / num_coordinates)
+    coarsest = max(float(jnp.finfo(leaf.dtype).eps) for leaf in leaves)
+    rounding = SPREAD_ULPS * coarsest * jnp.sqrt(mean_square / num_coordinates)
     return centered, spread, spread <= rounding
 
 
@@ -104,15 +105,17 @@ def covariance_move(*, noise: float = 1e-4) -> CovarianceMove:
     1996) for a target shaped like the population, with the covariance taken from the other
     chains now instead of from one chain's history (adaptive Metropolis, Haario, Saksman and
     Tamminen 2001). As the population cools into a narrow, tilted valley, the steps narrow and
-    turn with it: the move does not depend on the coordinate axes (a rotation of the problem
-    rotates the proposals with it) nor on their scales. While the chains all coincide ($s =
+    turn with it: a rotation of the problem rotates the proposals with it (the isotropic
+    terms below are rotation-invariant too, though not scale-invariant; bounds are
+    axis-aligned). While the chains all coincide ($s =
     0$ up to rounding, as at the start of `anneal`), a moving chain takes an isotropic
     Gaussian step of its step size instead.
 
     Given the other half, the proposal is a Gaussian centred at $x_i$, hence symmetric, and
     with the other half fixed each chain keeps its Boltzmann distribution. The span of the
     other half has at most $m - 1$ dimensions; the isotropic term $\epsilon s \xi$ keeps the
-    move irreducible when $d \ge m$ (raise ``noise`` there, or use more chains). It needs at
+    move irreducible when $d \ge m$: there ``noise`` must be > 0 (raise it, or use more
+    chains), or the chains stay in the affine span of their first steps. It needs at
     least 4 chains and costs $O(n^2 d)$ per step for $n$ chains, besides the losses. Sharded
     over devices, it adds an all-gather of the chains (see `population_move`).
 
