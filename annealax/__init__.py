@@ -2,6 +2,7 @@
 
 from annealax._annealing.adaptation import AdaptStepSize, adapt_step_size
 from annealax._annealing.anneal import AnnealResult, anneal
+from annealax._annealing.barker import MinibatchBarker, minibatch_barker
 from annealax._annealing.covariance import CovarianceMove, covariance_move
 from annealax._annealing.jumps import Jumps, jumps
 from annealax._annealing.kernel import Proposal
@@ -54,6 +55,7 @@ __all__ = [
     "DifferentialEvolution",
     "Jumps",
     "MetropolisState",
+    "MinibatchBarker",
     "Polish",
     "PopulationMove",
     "Proposal",
@@ -78,6 +80,7 @@ __all__ = [
     "linear_temperature",
     "logarithmic_temperature",
     "metropolis",
+    "minibatch_barker",
     "momentum_schedule",
     "polish",
     "population_move",

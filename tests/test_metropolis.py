@@ -325,7 +325,10 @@ def test_state_holds_plain_arrays_readable_with_optax_tree_get():
         (dict(proposal="levy"), r"`proposal` must be one of \('gaussian', 'cauchy'\).*'levy'"),
         (dict(temperature="auto"), r"`temperature=.auto.` needs the length of the run"),
         (dict(adaptation=0.234), r"`adaptation` must be annealax.adapt_step_size"),
-        (dict(minibatch=1), r"`minibatch` must be True or False, got 1"),
+        (
+            dict(minibatch=1),
+            r"`minibatch` must be True, False or annealax.minibatch_barker\(...\), got 1",
+        ),
         (dict(replica_exchange=4), r"`replica_exchange` must be annealax.replica_exchange"),
         (
             dict(num_chains=6, replica_exchange=annealax.replica_exchange(4)),

@@ -12,6 +12,7 @@ from annealax._annealing import bounds as _bounds
 from annealax._annealing import moves as _moves
 from annealax._annealing import temperature as _temperature
 from annealax._annealing.adaptation import AdaptStepSize
+from annealax._annealing.barker import MinibatchBarker
 from annealax._annealing.kernel import ValueFn
 from annealax._annealing.tempering import ReplicaExchange
 
@@ -37,6 +38,7 @@ class MetropolisConfig:
     adaptation: AdaptStepSize | None
     replica_exchange: ReplicaExchange | None
     minibatch: bool
+    acceptance: MinibatchBarker | None
     per_chain_init: bool
     acceptance_window: Any
 
@@ -105,9 +107,15 @@ def configure(
                 "`num_chains` must be a multiple of the ladder's "
                 f"{replica_exchange.num_temperatures} temperatures, got {num_chains!r}"
             )
-    for name in ("minibatch", "per_chain_init"):
-        if not isinstance(settings[name], bool):
-            raise ValueError(f"`{name}` must be True or False, got {settings[name]!r}")
+    minibatch = settings["minibatch"]
+    if not isinstance(minibatch, bool | MinibatchBarker):
+        raise ValueError(
+            f"`minibatch` must be True, False or annealax.minibatch_barker(...), got {minibatch!r}"
+        )
+    if not isinstance(settings["per_chain_init"], bool):
+        raise ValueError(
+            f"`per_chain_init` must be True or False, got {settings['per_chain_init']!r}"
+        )
     window = settings["acceptance_window"]
     if not isinstance(window, jax.core.Tracer):  # traced by optax.inject_hyperparams
         window = _checks.check_positive_int("acceptance_window", window)
@@ -125,7 +133,8 @@ def configure(
         bounds_finite=_bounds.all_finite(bounds),
         adaptation=adaptation,
         replica_exchange=replica_exchange,
-        minibatch=settings["minibatch"],
+        minibatch=minibatch is not False,
+        acceptance=minibatch if isinstance(minibatch, MinibatchBarker) else None,
         per_chain_init=settings["per_chain_init"],
         acceptance_window=window,
     )

@@ -53,6 +53,8 @@ class Context(NamedTuple):
         bounds_finite: Whether every bound is known to be finite.
         initial_step_size: The step size without the adapted factor (shape ``()``).
         width: The mean width of the box's finite sides, NaN if none; None without bounds.
+        per_example: Whether ``value_fn`` returns per-example losses of shape ``(batch,)``
+            (for a minibatch acceptance test) rather than a scalar.
     """
 
     value_fn: ValueFn
@@ -61,6 +63,7 @@ class Context(NamedTuple):
     bounds_finite: bool
     initial_step_size: jax.Array
     width: jax.Array | None
+    per_example: bool = False
 
 
 class Proposal(NamedTuple):
@@ -68,7 +71,8 @@ class Proposal(NamedTuple):
 
     Attributes:
         chains: The proposed points, with a leading chain axis.
-        values: Their losses, shape ``(num_chains,)``, non-finite values as ``+inf``.
+        values: Their losses, shape ``(num_chains,)``, non-finite values as ``+inf``; with
+            `Context.per_example`, the per-example losses, shape ``(num_chains, batch)``.
         step_size: The step size each chain was moved with.
         jumped: Whether each chain's move was a jump (not counted by the step-size adaptation).
         held: Whether each chain was left where it is (not counted by the adaptation either).
@@ -118,31 +122,42 @@ def step(
     context: Context,
     temperature: jax.Array | Callable[[jax.Array, jax.Array], jax.Array],
     step_size: jax.Array,
+    acceptance: Any = None,
 ) -> tuple[ChainState, KernelInfo]:
     """One Metropolis step of every chain.
 
     Args:
         move: The `Move`.
         keys: The step's `Keys`.
-        state: The chains and their losses.
+        state: The chains and their losses (per-example losses with ``acceptance``).
         context: The loss and settings of the step.
         temperature: Each chain's temperature, shape ``(num_chains,)``, or a function of the
             current and the proposed losses that returns it (a temperature measured from the
             first proposals).
         step_size: Each chain's step size, shape ``(num_chains,)``.
+        acceptance: None for the Metropolis test, or a test of per-example losses with a
+            method ``accept(current, proposed, temperature, keys)`` (`MinibatchBarker`).
 
     Returns:
-        The new chains and losses, and the `KernelInfo`.
+        The new chains and losses (the mean of the per-example losses with ``acceptance``),
+        and the `KernelInfo`.
     """
     proposal = move.propose(keys, state.chains, step_size, context)
+    current, proposed = state.values, proposal.values
+    if acceptance is not None:
+        current, proposed = jnp.mean(current, axis=-1), jnp.mean(proposed, axis=-1)
     if callable(temperature):
-        temperature = temperature(state.values, proposal.values)
-    log_u = jnp.log(uniforms(keys.accept, context.dtype))
-    accepted = accept(state.values, proposal.values, temperature, log_u)
+        temperature = temperature(current, proposed)
+    if acceptance is None:
+        log_u = jnp.log(uniforms(keys.accept, context.dtype))
+        accepted = accept(current, proposed, temperature, log_u)
+    else:
+        accepted = acceptance.accept(state.values, proposal.values, temperature, keys.accept)
+        proposal = proposal._replace(values=proposed)
     chains = jax.tree.map(
         lambda new, old: jnp.where(expand(accepted, new), new, old), proposal.chains, state.chains
     )
-    values = jnp.where(accepted, proposal.values, state.values)
+    values = jnp.where(accepted, proposed, current)
     return ChainState(chains, values), KernelInfo(proposal, accepted)
 
 
@@ -158,18 +173,24 @@ def accept(
     return jnp.isfinite(proposed) & ((delta <= 0) | (log_u * temperature < -delta))
 
 
-def energy(value_fn: ValueFn, params: optax.Params, dtype: Any) -> jax.Array:
-    """``value_fn(params)`` as a scalar of ``dtype``; NaN and infinite values as ``+inf``."""
+def energy(value_fn: ValueFn, params: optax.Params, dtype: Any, per_example: bool = False):
+    """``value_fn(params)`` as a scalar of ``dtype``; NaN and infinite values as ``+inf``.
+
+    With ``per_example``, ``value_fn`` returns one loss per example of a batch, shape
+    ``(batch,)``, and so does this.
+    """
     value = jnp.asarray(value_fn(params))
-    if value.shape != ():
+    if not per_example and value.shape != ():
         raise ValueError(f"`value_fn` must return a scalar loss, got shape {value.shape}")
     value = value.astype(dtype)
     return jnp.where(jnp.isfinite(value), value, jnp.inf)
 
 
-def energies(value_fn: ValueFn, chains: optax.Params, dtype: Any) -> jax.Array:
+def energies(
+    value_fn: ValueFn, chains: optax.Params, dtype: Any, per_example: bool = False
+) -> jax.Array:
     """The `energy` of every chain."""
-    return jax.vmap(lambda params: energy(value_fn, params, dtype))(chains)
+    return jax.vmap(lambda params: energy(value_fn, params, dtype, per_example))(chains)
 
 
 def uniforms(keys: jax.Array, dtype: Any) -> jax.Array:

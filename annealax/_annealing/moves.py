@@ -36,7 +36,7 @@ def scored(chains: optax.Params, step_size: jax.Array, context: Context, **masks
     none = jnp.zeros(step_size.shape, bool)
     return Proposal(
         chains=chains,
-        values=energies(context.value_fn, chains, context.dtype),
+        values=energies(context.value_fn, chains, context.dtype, context.per_example),
         step_size=step_size,
         jumped=masks.get("jumped", none),
         held=masks.get("held", none),

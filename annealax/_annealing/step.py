@@ -47,6 +47,7 @@ def step(
             config, _step_sizes.initial_log_step_factor(config, width), count, dtype
         ),
         width=width,
+        per_example=config.acceptance is not None,
     )
     ladder = _tempering.ladder(config.replica_exchange, dtype)
     measured = _Measured()
@@ -57,6 +58,7 @@ def step(
         context,
         _chain_temperatures(config, state, ladder, measured),
         step_size,
+        config.acceptance,
     )
     walkers, swap_rate = _tuned(
         config, state, chain_state, kernel_info, keys, width, ladder * measured.temperature
@@ -89,6 +91,10 @@ def _current_values(config: MetropolisConfig, state: MetropolisState, value_fn: 
     """The chains' losses: cached, evaluated at the first step, or anew for a minibatch."""
     walkers = state.walkers
     dtype = walkers.values.dtype
+    if config.acceptance is not None:
+        values = _kernel.energies(value_fn, walkers.chains, dtype, per_example=True)
+        config.acceptance.check_batch(values.shape[1:])
+        return values
     if config.minibatch:
         return _kernel.energies(value_fn, walkers.chains, dtype)
     return jax.lax.cond(

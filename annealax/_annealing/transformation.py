@@ -13,6 +13,7 @@ from annealax._annealing import step_sizes as _step_sizes
 from annealax._annealing import temperature as _temperature
 from annealax._annealing import tempering as _tempering
 from annealax._annealing.adaptation import AdaptStepSize, adapt_step_size
+from annealax._annealing.barker import MinibatchBarker
 from annealax._annealing.config import MetropolisConfig, checked_value_fn, configure
 from annealax._annealing.kernel import ValueFn
 from annealax._annealing.state import ChainInfo, MetropolisState, StepInfo, Walkers
@@ -34,7 +35,7 @@ def metropolis(
     bounds: tuple[Any, Any] | None = None,
     adaptation: AdaptStepSize | None = DEFAULT_ADAPTATION,
     replica_exchange: ReplicaExchange | None = None,
-    minibatch: bool = False,
+    minibatch: bool | MinibatchBarker = False,
     per_chain_init: bool = False,
     acceptance_window: int = 100,
 ) -> optax.GradientTransformationExtraArgs:
@@ -81,6 +82,13 @@ def metropolis(
     evaluates the starting point once; its loss, if NaN or infinite, counts as ``+inf``, which
     any finite proposal replaces.
 
+    On a minibatch the loss difference of a proposal is noisy, and the Metropolis test on it
+    accepts uphill moves that look downhill on the batch: the chains sample a broader law than
+    the full-data $\exp(-E / T)$, and once the noise exceeds $T$ the temperature no longer
+    governs them. ``minibatch=annealax.minibatch_barker(num_examples)`` takes per-example losses
+    from ``value_fn`` instead and accepts by a test that corrects for that noise, so that the
+    chains sample (approximately) the Boltzmann law of the full-data mean loss.
+
     Args:
         num_chains: The number of chains, >= 1.
         key: An int seed, a typed `jax.random.key` or a legacy uint32 key; split into one key
@@ -95,7 +103,9 @@ def metropolis(
             infinite; proposals are reflected into the box at its finite walls.
         adaptation: An `adapt_step_size`, or None for fixed step sizes.
         replica_exchange: A `replica_exchange` ladder, or None.
-        minibatch: Re-evaluate the current chains at every step (see above).
+        minibatch: Re-evaluate the current chains at every step (True, see above), or a
+            `minibatch_barker` test: a ``value_fn`` of per-example losses, a test that
+            corrects for the noise of the batch.
         per_chain_init: Take the leading axis of every leaf of the params given to ``init`` as
             the chain axis (of size ``num_chains``): chain $i$ starts at ``params[i]``. Without
             it, every chain starts at the params. ``update`` then takes either one chain's
