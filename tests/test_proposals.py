@@ -99,10 +99,11 @@ def test_dense_moves_change_every_coordinate(name):
 PER_LEAF_TREE = {
     "matrix": jnp.zeros((30, 4)),  # fan-in 30
     "kernel": jnp.zeros((3, 3, 8)),  # fan-in 9
-    "bias": jnp.zeros(4),  # fan-in 1
+    "bias": jnp.zeros(4),  # the matrix's bias: fan-in 30
+    "offsets": jnp.zeros(5),  # no kernel has 5 outputs: fan-in 1
     "scalar": jnp.zeros(()),  # fan-in 1
 }
-FAN_IN = {"matrix": 30, "kernel": 9, "bias": 1, "scalar": 1}
+FAN_IN = {"matrix": 30, "kernel": 9, "bias": 30, "offsets": 1, "scalar": 1}
 
 
 PER_LEAF_MOVES = {
@@ -128,7 +129,7 @@ def test_per_leaf_scales_each_leaf_by_one_over_sqrt_fan_in(name):
     for leaf, steps in per_leaf_displacements()[name].items():
         moved = steps[steps != 0]
         if name == "per-leaf-count":
-            # 60 of 197 coordinates move: the scalar leaf in about 6000 of the 20000 draws.
+            # 60 of 202 coordinates move: the scalar leaf in about 5900 of the 20000 draws.
             assert len(moved) > 5000
         else:
             assert moved.size == steps.size  # dense: every coordinate moves
@@ -138,6 +139,22 @@ def test_per_leaf_scales_each_leaf_by_one_over_sqrt_fan_in(name):
         # wrong scale (1 instead of 1 / 3 for the kernel) is off by a factor of 3.
         assert moved.std() == pytest.approx(expected, rel=0.04), leaf
         assert abs(moved.mean()) < 5 * expected / np.sqrt(len(moved)), leaf
+
+
+def test_biases_take_the_fan_in_of_their_layer():
+    """In Flax's layouts (NNX state, Linen variables) a bias sits beside its kernel."""
+    from flax import nnx
+
+    from annealax._annealing.random_walk import fan_ins
+
+    params = nnx.split(nnx.Linear(64, 32, rngs=nnx.Rngs(0)))[1]
+    assert sorted(fan_ins(params)) == [((32,), 64), ((64, 32), 64)]
+    linen_like = {"params": {"Dense_0": {"bias": jnp.zeros(3), "kernel": jnp.zeros((5, 3))}}}
+    assert fan_ins(linen_like) == [((3,), 5), ((5, 3), 5)]
+    # Vectors of other layers and of other lengths keep fan-in 1.
+    two_layers = {"a": {"kernel": jnp.zeros((8, 3))}, "b": {"bias": jnp.zeros(3)}}
+    assert fan_ins(two_layers) == [((8, 3), 8), ((3,), 1)]
+    assert fan_ins(jnp.zeros(7)) == [((7,), 1)]
 
 
 @pytest.mark.parametrize(

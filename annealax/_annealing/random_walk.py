@@ -38,7 +38,7 @@ class RandomWalk:
             return params
         dtype = max((leaf.dtype for leaf in leaves), key=lambda dtype: dtype.itemsize)
         size = sum(leaf.size for leaf in leaves)
-        scale = _per_leaf_scale(leaves, dtype) if self.per_leaf else None
+        scale = _per_leaf_scale(params, dtype) if self.per_leaf else None
         sample = NOISES[self.noise]
         step_size = jnp.asarray(step_size).astype(dtype)
         if self.count is not None and self.count < size:
@@ -90,10 +90,12 @@ def random_walk(
     * ``fraction=f`` perturbs each coordinate independently with probability $f$ (so $f d$
       coordinates on average).
     * ``per_leaf=True`` scales each leaf's noise by $s = 1 / \sqrt{\text{fan-in}}$ with
-      fan-in the product of all but the last dimension of a leaf with two or more dimensions
-      (1 for vectors and scalars): a step size of 1 moves each weight matrix by the spread of
-      its LeCun initialisation, and biases by 1. For neural networks, where the leaves differ in
-      size by orders of magnitude.
+      fan-in the product of all but the last dimension of a leaf with two or more dimensions.
+      A bias, a vector beside such a kernel in the same layer (its path differs in one key)
+      whose length is the kernel's last dimension, takes the kernel's fan-in; other vectors
+      and scalars have fan-in 1. A step size of 1 then moves each layer's weights and biases
+      by the spread of its LeCun initialisation. For neural networks, where the leaves differ
+      in size by orders of magnitude.
 
     Args:
         noise: ``"gaussian"`` or ``"cauchy"`` (heavy-tailed: mostly small steps, now and then a
@@ -175,9 +177,37 @@ def _concatenate(leaves: list[jax.Array], dtype: jnp.dtype) -> tuple[jax.Array, 
     return flat, unravel
 
 
-def _per_leaf_scale(leaves: list[jax.Array], dtype: jnp.dtype) -> jax.Array:
-    scales = [np.full(leaf.size, 1 / math.sqrt(_fan_in(leaf.shape))) for leaf in leaves]
+def _per_leaf_scale(params: optax.Params, dtype: jnp.dtype) -> jax.Array:
+    scales = [np.full(math.prod(shape), 1 / math.sqrt(n)) for shape, n in fan_ins(params)]
     return jnp.asarray(np.concatenate(scales), dtype)
+
+
+def fan_ins(params: optax.Params) -> list[tuple[tuple[int, ...], int]]:
+    """Each leaf's shape and fan-in, in the order of `jax.tree.leaves`.
+
+    A leaf with two or more dimensions has the fan-in of a kernel: the product of all its
+    dimensions but the last. A vector takes the fan-in of its layer's kernel: a sibling leaf
+    (whose path differs from its own in one key, such as ``bias`` and ``kernel`` of one layer)
+    with two or more dimensions whose last dimension is the vector's length. Any other leaf
+    has fan-in 1.
+    """
+    entries = jax.tree_util.tree_flatten_with_path(params)[0]
+    shapes = [tuple(jnp.shape(leaf)) for _, leaf in entries]
+    result = []
+    for (path, _), shape in zip(entries, shapes, strict=True):
+        fan_in = _fan_in(shape)
+        if len(shape) == 1:
+            for (other, _), other_shape in zip(entries, shapes, strict=True):
+                if (
+                    len(other_shape) >= 2
+                    and other_shape[-1] == shape[0]
+                    and len(other) == len(path)
+                    and sum(a != b for a, b in zip(other, path, strict=True)) == 1
+                ):
+                    fan_in = _fan_in(other_shape)
+                    break
+        result.append((shape, fan_in))
+    return result
 
 
 def _fan_in(shape: tuple[int, ...]) -> int:
