@@ -115,9 +115,12 @@ def anneal(
     64 chains and a `polish` every 500 steps reached the global minimum in the time SciPy's
     ``dual_annealing`` took (see the benchmarks page). For neural networks, where one
     coordinate at a time is too slow, use ``proposal=annealax.random_walk(per_leaf=True)``
-    or another dense move. Optionally, the best chains are refined by L-BFGS at the end
-    (`polish`), and the run stops early at a ``target_value`` or after ``patience`` steps
-    without improvement; the stop is decided inside the compiled loop, whose remaining
+    and few chains: on the digits MLP of the examples (2,410 weights, 82 million example
+    forward passes) it reached a test accuracy of 0.972 with 4 chains and 0.967 with 8, where
+    the defaults reached 0.53 (one seed; see the benchmarks page). Optionally, the best
+    chains are refined by L-BFGS at the end (`polish`), and the run stops early at a
+    ``target_value`` or after ``patience`` steps without improvement; the stop is decided
+    inside the compiled loop, whose remaining
     iterations then skip the step through `jax.lax.cond` (under `jax.vmap`, which turns the
     `cond` into a `select`, they still compute it). ``status`` in the result says why the run
     ended.
