@@ -12,6 +12,9 @@ batch size 64:
 * evosax's OpenES, PGPE, SNES and Sep-CMA-ES, populations of 128 evaluated on a new batch of
   64 (drawn with replacement) at every generation, their initial spread ``std_init`` the RMS
   of the initial weights (their default 1.0 fails on networks);
+* `metropolis` on random batches of 256, with the minibatch Barker test or with the
+  Metropolis test on the same batch (two forward passes per example), per-leaf moves and 4
+  chains, cooled by `auto_temperature`, a run per fraction of the budget;
 * ``optax.adam(1e-3)`` on batches of 64 (a forward pass per example; its backward passes are
   not counted).
 
@@ -280,6 +283,53 @@ def annealer(settings: dict, num_chains: int) -> Callable[[Problem, jax.Array], 
     return run
 
 
+def minibatch_annealer(test: str, batch_size: int, num_chains: int) -> Callable:
+    """`metropolis` on random batches, with the minibatch Barker test or the Metropolis test
+    on the same batch for the current and the proposed weights (two forward passes per
+    example), cooled by `auto_temperature` over its run; one run per fraction of the budget."""
+
+    def run(problem: Problem, key: jax.Array) -> Run:
+        images, labels = problem.train
+        num_train = len(labels)
+        barker = test == "barker"
+        result = Run([], [], [], 0.0)
+        for fraction in FRACTIONS:
+            passes = round(fraction * problem.batch_evaluations) * BATCH
+            num_steps = passes // (2 * batch_size * num_chains)
+            tx = annealax.metropolis(
+                num_chains,
+                key=key,
+                temperature=annealax.auto_temperature(num_steps=num_steps),
+                proposal=annealax.random_walk(per_leaf=True),
+                minibatch=annealax.minibatch_barker(num_train) if barker else True,
+            )
+
+            def body(state, step_key, tx=tx):
+                index = jax.random.choice(step_key, num_train, (batch_size,), replace=False)
+
+                def batch_losses(params):
+                    per_example = losses(problem, params, (images[index], labels[index]))
+                    return per_example if barker else jnp.mean(per_example)
+
+                return tx.update(None, state, problem.params, value_fn=batch_losses)[1], None
+
+            keys = jax.random.split(jax.random.fold_in(key, 7), num_steps)
+            scan = jax.jit(lambda state, keys, body=body: jax.lax.scan(body, state, keys)[0])
+            compiled = scan.lower(tx.init(problem.params), keys).compile()
+            began = time.perf_counter()
+            state = jax.block_until_ready(compiled(tx.init(problem.params), keys))
+            result = result._replace(wall_time_s=time.perf_counter() - began)
+            take_best = functools.partial(jnp.take, indices=jnp.argmin(state.values), axis=0)
+            best = jax.tree.map(take_best, state.chains)
+            train_loss, accuracy = figures(problem, best)
+            result.passes.append(num_steps * 2 * batch_size * num_chains)
+            result.accuracy.append(float(accuracy))
+            result.train_loss.append(float(train_loss))
+        return result
+
+    return run
+
+
 METHODS = {
     "Adam (gradients)": adam,
     "OpenES": functools.partial(evolution_strategy, open_es),
@@ -292,6 +342,13 @@ METHODS = {
     ),
     "anneal, random_walk(per_leaf=True), 4 chains": annealer(
         {"proposal": annealax.random_walk(per_leaf=True)}, 4
+    ),
+    "anneal, random_walk(per_leaf=True), 1 chain": annealer(
+        {"proposal": annealax.random_walk(per_leaf=True)}, 1
+    ),
+    "metropolis, batches of 256, minibatch_barker, 4 chains": minibatch_annealer("barker", 256, 4),
+    "metropolis, batches of 256, minibatch=True, 4 chains": minibatch_annealer(
+        "same batch", 256, 4
     ),
 }
 
