@@ -35,16 +35,15 @@ class CovarianceMove:
         """Move one random half of the chains by the covariance of the other half."""
         num_chains = step_size.shape[0]
         half_key, weight_key, noise_key = jax.random.split(keys.proposal[0], 3)
-        moves, start, size = halves(half_key, num_chains)
-        index = jnp.arange(num_chains)
-        others = (index >= start) & (index < start + size)
+        moves, _, size = halves(half_key, num_chains)
+        others = ~moves
         leaves, treedef = jax.tree.flatten(chains)
         num_coordinates = max(dimension(chains), 1)
         dtype = context.dtype
         factor = (step_size / context.initial_step_size).astype(dtype)
         weights = jax.random.normal(weight_key, (num_chains, num_chains), dtype)
         weights = jnp.where(others[None, :], weights, 0) / jnp.sqrt(size - 1).astype(dtype)
-        centered, spread, coincide = _population(leaves, others, size, dtype)
+        centered, spread, coincide = _population(leaves, others, size, num_coordinates, dtype)
         gamma = OPTIMAL_SCALE / math.sqrt(num_coordinates)
         noise_keys = jax.random.split(noise_key, len(leaves))
         moved = []
@@ -65,7 +64,9 @@ class CovarianceMove:
         check_floating("annealax.covariance_move()", params)
 
 
-def _population(leaves: list, others: jax.Array, size: jax.Array, dtype) -> tuple:
+def _population(
+    leaves: list, others: jax.Array, size: jax.Array, num_coordinates: int, dtype
+) -> tuple:
     """The other half's statistics.
 
     Returns its leaves minus their means (0 for the moving half), its spread $s$, and whether
@@ -77,7 +78,6 @@ def _population(leaves: list, others: jax.Array, size: jax.Array, dtype) -> tupl
         mean = jnp.sum(jnp.where(mask, leaf, 0), axis=0, keepdims=True) / size.astype(leaf.dtype)
         centered.append(jnp.where(mask, leaf - mean, 0))
         mean_square = mean_square + jnp.sum(jnp.abs(mean.astype(dtype)) ** 2)
-    num_coordinates = max(sum(math.prod(leaf.shape[1:]) for leaf in leaves), 1)
     variance = sum(jnp.sum(jnp.abs(c.astype(dtype)) ** 2) for c in centered)
     spread = jnp.sqrt(variance / ((size - 1) * num_coordinates)).astype(dtype)
     coarsest = max(float(jnp.finfo(leaf.dtype).eps) for leaf in leaves)
