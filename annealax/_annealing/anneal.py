@@ -118,10 +118,9 @@ def anneal(
     and few chains: on the digits MLP of the examples (2,410 weights, 82 million example
     forward passes, seed 0) it reached a test accuracy of 0.972 with 4 chains and 0.967 with
     8, where the defaults reached 0.53 (see the benchmarks page); over three seeds, 4 chains
-    reached 0.950 ± 0.020. Optionally, the best
-    chains are refined by L-BFGS at the end (`polish`), and the run stops early at a
-    ``target_value`` or after ``patience`` steps without improvement; the stop is decided
-    inside the compiled loop, whose remaining
+    reached 0.950 ± 0.020. Optionally, the best chains are refined by L-BFGS at the end
+    (`polish`), and the run stops early at a ``target_value`` or after ``patience`` steps
+    without improvement; the stop is decided inside the compiled loop, whose remaining
     iterations then skip the step through `jax.lax.cond` (under `jax.vmap`, which turns the
     `cond` into a `select`, they still compute it). ``status`` in the result says why the run
     ended.
