@@ -337,14 +337,14 @@ METHODS = {
     "SNES": functools.partial(evolution_strategy, snes),
     "Sep-CMA-ES": functools.partial(evolution_strategy, sep_cma_es),
     "anneal, defaults": annealer({}, 64),
-    "anneal, random_walk(per_leaf=True), 8 chains": annealer(
-        {"proposal": annealax.random_walk(per_leaf=True)}, 8
-    ),
     "anneal, random_walk(per_leaf=True), 4 chains": annealer(
         {"proposal": annealax.random_walk(per_leaf=True)}, 4
     ),
-    "anneal, random_walk(per_leaf=True), 1 chain": annealer(
-        {"proposal": annealax.random_walk(per_leaf=True)}, 1
+    "anneal, random_walk(per_leaf=True, fraction=0.1), 4 chains": annealer(
+        {"proposal": annealax.random_walk(per_leaf=True, fraction=0.1)}, 4
+    ),
+    "anneal, random_walk(per_leaf=True, fraction=0.1), 1 chain": annealer(
+        {"proposal": annealax.random_walk(per_leaf=True, fraction=0.1)}, 1
     ),
     "metropolis, batches of 256, minibatch_barker, 4 chains": minibatch_annealer("barker", 256, 4),
     "metropolis, batches of 256, minibatch=True, 4 chains": minibatch_annealer(
