@@ -31,7 +31,6 @@ import argparse
 import datetime
 import functools
 import itertools
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -361,9 +360,10 @@ def at_fraction(run: Run, fraction: float, total: int) -> tuple[float, float]:
 
 
 def mean_std(values: list[float]) -> str:
+    """Mean ± sample std; a NaN (a strategy that diverged) shows as nan."""
     if len(values) == 1:
         return f"{values[0]:.3f}"
-    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+    return f"{np.mean(values):.3f} ± {np.std(values, ddof=1):.3f}"
 
 
 def table(name: str, runs: dict[str, list[Run]], total: int) -> str:
