@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from docs_section import DOCS, write_section
 from machine import describe
-from networks import BATCH, digits_problem, figures, losses, mean_std
+from networks import BATCH, anneal_steps, digits_problem, figures, losses, mean_std
 
 import annealax
 
@@ -36,15 +36,13 @@ SETTINGS = (
 FRACTIONS_OF_BUDGET = (0.25, 1.0)
 
 
-def test_accuracy(problem, fraction: float, num_chains: int, budget: float, key) -> float:
+def anneal_accuracy(problem, fraction: float, num_chains: int, budget: float, key) -> float:
     """The test accuracy of `anneal`'s best chain after ``budget`` of the forward passes."""
-    num_train = len(problem.train[1])
-    passes = round(budget * problem.batch_evaluations) * BATCH
     result = annealax.anneal(
         lambda params: jnp.mean(losses(problem, params, problem.train)),
         problem.params,
         key=key,
-        num_steps=max(1, passes // (num_train * num_chains) - 1),
+        num_steps=anneal_steps(problem, budget, num_chains),
         num_chains=num_chains,
         proposal=annealax.random_walk(per_leaf=True, fraction=None if fraction == 1 else fraction),
     )
@@ -62,7 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         problem = digits_problem(seed, args.scale)
         for setting in SETTINGS:
             for budget in FRACTIONS_OF_BUDGET:
-                accuracy = test_accuracy(problem, *setting, budget, jax.random.key(1000 + seed))
+                accuracy = anneal_accuracy(problem, *setting, budget, jax.random.key(1000 + seed))
                 accuracies[setting, budget].append(accuracy)
                 print(f"seed {seed} {setting} budget {budget}: {accuracy:.4f}", flush=True)
     total = problem.batch_evaluations * BATCH

@@ -252,6 +252,13 @@ def sep_cma_es(flat, scale):
     return strategy, strategy.default_params.replace(std_init=scale)
 
 
+def anneal_steps(problem: Problem, fraction: float, num_chains: int) -> int:
+    """The steps of ``num_chains`` chains on the full training loss (one evaluation of the
+    starting point included) that fit in ``fraction`` of the budget of forward passes."""
+    passes = round(fraction * problem.batch_evaluations) * BATCH
+    return max(1, passes // (len(problem.train[1]) * num_chains) - 1)
+
+
 def annealer(settings: dict, num_chains: int) -> Callable[[Problem, jax.Array], Run]:
     """``anneal`` on the full training loss, one run for each fraction of the budget."""
 
@@ -263,8 +270,7 @@ def annealer(settings: dict, num_chains: int) -> Callable[[Problem, jax.Array], 
 
         result = Run([], [], [], 0.0)
         for fraction in FRACTIONS:
-            passes = round(fraction * problem.batch_evaluations) * BATCH
-            num_steps = max(1, passes // (num_train * num_chains) - 1)
+            num_steps = anneal_steps(problem, fraction, num_chains)
             call = functools.partial(
                 annealax.anneal, loss, problem.params, num_steps=num_steps,
                 num_chains=num_chains, **settings,

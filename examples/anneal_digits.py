@@ -4,9 +4,9 @@
 loss values only, with sparse moves scaled per layer: each step moves about a tenth of the
 weights, each by a step scaled by its layer's fan-in (`random_walk(per_leaf=True,
 fraction=0.1)`). `optax.adam` trains the same MLP from the same initialisation on batches of
-64, with gradients. The script
-prints a table (test accuracy, final training loss, example forward passes, wall time) and plots
-the training loss against the number of example forward passes.
+64, with gradients. The script prints a table (test accuracy, final training loss, example
+forward passes, wall time) and plots the training loss against the number of example forward
+passes.
 
 A forward pass is one example through the model. Each evaluation of the full training loss is
 1,438 forward passes; Adam's step is 64, followed by a backward pass that costs about two

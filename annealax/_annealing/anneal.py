@@ -119,12 +119,12 @@ def anneal(
     the digits MLP of the examples (2,410 weights, 82 million example forward passes, seeds
     0 to 2) they reached a test accuracy of 0.968 ± 0.004 with 4 chains and 0.966 ± 0.004
     with 1, against 0.955 ± 0.015 with dense per-leaf moves, and the defaults (64 chains)
-    0.53 on seed 0 (see the benchmarks page). Optionally, the best chains are refined by L-BFGS at
-    the end (`polish`), and the run stops early at a ``target_value`` or after ``patience``
-    steps without improvement; the stop is decided inside the compiled loop, whose remaining
-    iterations then skip the step through `jax.lax.cond` (under `jax.vmap`, which turns the
-    `cond` into a `select`, they still compute it). ``status`` in the result says why the run
-    ended.
+    0.53 on seed 0 (see the benchmarks page). Optionally, the best chains are refined by
+    L-BFGS at the end (`polish`), and the run stops early at a ``target_value`` or after
+    ``patience`` steps without improvement; the stop is decided inside the compiled loop,
+    whose remaining iterations then skip the step through `jax.lax.cond` (under `jax.vmap`,
+    which turns the `cond` into a `select`, they still compute it). ``status`` in the result
+    says why the run ended.
 
     Calling again with the same ``value_fn`` and static settings reuses the compiled run: float
     temperatures, step sizes, bounds and target values are arguments of it, not constants.
