@@ -335,22 +335,21 @@ def minibatch_annealer(test: str, batch_size: int, num_chains: int) -> Callable:
     return run
 
 
+VECTOR_MOVES = annealax.jumps(annealax.random_walk(count=1), probability=0.5, box_share=0.25)
+"""`anneal`'s default moves for params that are not a network's weights."""
+
 METHODS = {
     "Adam (gradients)": adam,
     "OpenES": functools.partial(evolution_strategy, open_es),
     "PGPE": functools.partial(evolution_strategy, pgpe),
     "SNES": functools.partial(evolution_strategy, snes),
     "Sep-CMA-ES": functools.partial(evolution_strategy, sep_cma_es),
-    "anneal, defaults": annealer({}, 64),
-    "anneal, random_walk(per_leaf=True), 4 chains": annealer(
+    "anneal, defaults (1 chain)": annealer({}, 1),
+    "anneal, defaults, 4 chains": annealer({}, 4),
+    "anneal, dense random_walk(per_leaf=True), 4 chains": annealer(
         {"proposal": annealax.random_walk(per_leaf=True)}, 4
     ),
-    "anneal, random_walk(per_leaf=True, fraction=0.1), 4 chains": annealer(
-        {"proposal": annealax.random_walk(per_leaf=True, fraction=0.1)}, 4
-    ),
-    "anneal, random_walk(per_leaf=True, fraction=0.1), 1 chain": annealer(
-        {"proposal": annealax.random_walk(per_leaf=True, fraction=0.1)}, 1
-    ),
+    "anneal, the moves for vectors, 64 chains": annealer({"proposal": VECTOR_MOVES}, 64),
     "metropolis, batches of 256, minibatch_barker, 4 chains": minibatch_annealer("barker", 256, 4),
     "metropolis, batches of 256, minibatch=True, 4 chains": minibatch_annealer(
         "same batch", 256, 4

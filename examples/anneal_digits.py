@@ -1,12 +1,12 @@
 """Train a Flax NNX MLP on scikit-learn's 8x8 digits without gradients: `anneal` against Adam.
 
-`annealax.anneal` anneals 4 copies (chains) of a 64-32-10 MLP on the full training loss, using
-loss values only, with sparse moves scaled per layer: each step moves about a tenth of the
-weights, each by a step scaled by its layer's fan-in (`random_walk(per_leaf=True,
-fraction=0.1)`). `optax.adam` trains the same MLP from the same initialisation on batches of
-64, with gradients. The script prints a table (test accuracy, final training loss, example
-forward passes, wall time) and plots the training loss against the number of example forward
-passes.
+`annealax.anneal` anneals a 64-32-10 MLP on the full training loss, using loss values only,
+with its defaults for a network's weights: one chain of sparse moves scaled per layer, each
+step moving about a tenth of the weights by a step scaled by its layer's fan-in
+(`random_walk(per_leaf=True, fraction=0.1)`). `optax.adam` trains the same MLP from the same
+initialisation on batches of 64, with gradients. The script prints a table (test accuracy,
+final training loss, example forward passes, wall time) and plots the training loss against
+the number of example forward passes.
 
 A forward pass is one example through the model. Each evaluation of the full training loss is
 1,438 forward passes; Adam's step is 64, followed by a backward pass that costs about two
@@ -128,7 +128,6 @@ def train_anneal(graphdef, params, train_data, key, *, passes, num_chains):
             key=key,
             num_steps=num_steps,
             num_chains=num_chains,
-            proposal=annealax.random_walk(per_leaf=True, fraction=0.1),
         )
 
     compiled = jax.jit(run).lower(key).compile()
@@ -180,7 +179,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--passes", type=int, default=81_920_000, help="anneal's example forward passes"
     )
-    parser.add_argument("--chains", type=int, default=4)
+    parser.add_argument(
+        "--chains", type=int, default=1, help="anneal's chains (1: its default for a network)"
+    )
     parser.add_argument("--adam-steps", type=int, default=10_000)
     parser.add_argument("--batch-size", type=int, default=64, help="Adam's batch size")
     parser.add_argument("--hidden", type=int, default=32)
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> dict:
     batches = np.asarray(minibatches(batch_key, adam_steps, len(train_data[1]), args.batch_size))
 
     results = {}
-    print(f"anneal: {args.chains} chains on the full training loss, {passes:,} forward passes")
+    print(f"anneal: {args.chains} chain(s) on the full training loss, {passes:,} forward passes")
     anneal_run, anneal_passes = train_anneal(
         graphdef, params, train_data, anneal_key, passes=passes, num_chains=args.chains
     )
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
 
     print(
-        f"\nanneal with {args.chains} chains; Adam: {adam_steps} steps of batch "
+        f"\nanneal with {args.chains} chain(s); Adam: {adam_steps} steps of batch "
         f"{args.batch_size}; seed {args.seed}"
     )
     print_table(results)
