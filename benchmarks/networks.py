@@ -31,6 +31,7 @@ import argparse
 import datetime
 import functools
 import itertools
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -50,6 +51,7 @@ from machine import describe
 from sklearn.datasets import load_breast_cancer
 
 import annealax
+from annealax._annealing.anneal import DEFAULT_PROPOSAL
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -335,9 +337,6 @@ def minibatch_annealer(test: str, batch_size: int, num_chains: int) -> Callable:
     return run
 
 
-VECTOR_MOVES = annealax.jumps(annealax.random_walk(count=1), probability=0.5, box_share=0.25)
-"""`anneal`'s default moves for params that are not a network's weights."""
-
 METHODS = {
     "Adam (gradients)": adam,
     "OpenES": functools.partial(evolution_strategy, open_es),
@@ -349,7 +348,7 @@ METHODS = {
     "anneal, dense random_walk(per_leaf=True), 4 chains": annealer(
         {"proposal": annealax.random_walk(per_leaf=True)}, 4
     ),
-    "anneal, the moves for vectors, 64 chains": annealer({"proposal": VECTOR_MOVES}, 64),
+    "anneal, the moves for vectors, 64 chains": annealer({"proposal": DEFAULT_PROPOSAL}, 64),
     "metropolis, batches of 256, minibatch_barker, 4 chains": minibatch_annealer("barker", 256, 4),
     "metropolis, batches of 256, minibatch=True, 4 chains": minibatch_annealer(
         "same batch", 256, 4
@@ -438,9 +437,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.no_write:
         return
     plot(results, PLOT)
+    methods = "" if args.methods == list(METHODS) else " --methods " + shlex.join(args.methods)
     header = (
-        f"Measured {datetime.date.today()} on {describe('jax', 'optax', 'flax')}, "
-        f"with `python benchmarks/networks.py --seeds {args.seeds} --scale {args.scale}`.\n\n"
+        f"Measured {datetime.date.today()} on {describe('jax', 'optax', 'flax')}, with "
+        f"`python benchmarks/networks.py --seeds {args.seeds} --scale {args.scale}{methods}`.\n\n"
     )
     image = "\n\n![Test accuracy against forward passes](images/benchmarks/networks.png)"
     write_section(DOCS, "networks", header + markdown + image, heading="## Training networks")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from tqdm.auto import tqdm
 
@@ -20,7 +22,7 @@ from annealax._annealing.jumps import jumps
 from annealax._annealing.kernel import ValueFn
 from annealax._annealing.polish import Polish, polish_points
 from annealax._annealing.random_walk import random_walk
-from annealax._annealing.sharding import check_mesh, constrain
+from annealax._annealing.sharding import CHAIN_AXIS, check_mesh, constrain
 from annealax._annealing.state import AnnealTrace, MetropolisState
 from annealax._annealing.status import AnnealStatus
 from annealax._annealing.step import step
@@ -34,19 +36,19 @@ DEFAULT_PROPOSAL = jumps(random_walk(count=1), probability=0.5, box_share=0.25)
 measurement on test functions)."""
 
 DEFAULT_NUM_CHAINS = 64
+"""`anneal`'s default number of chains for params that are not a network's weights."""
 
 NETWORK_PROPOSAL = random_walk(per_leaf=True, fraction=0.1)
 """`anneal`'s default move for the weights of a network (see `is_network`): a tenth of the
 weights at a time, scaled by their layer's fan-in (chosen by measurement on the digits MLP)."""
 
-NETWORK_NUM_CHAINS = 1
-"""`anneal`'s default number of chains for a network: at a fixed number of evaluations, the
-depth of one chain trained further than several shallower ones (measured on the digits MLP)."""
+NETWORK_MIN_SIZE = 100
+"""The fewest coordinates of a network (see `is_network`): a tenth of them is several."""
 
 DEFAULT_SETTINGS = {
     "temperature": "auto",
     "step_size": "auto",
-    "proposal": "auto",
+    "proposal": "auto",  # DEFAULT_PROPOSAL or NETWORK_PROPOSAL: see `is_network`
     "adaptation": adapt_step_size(),
     "replica_exchange": None,
     "acceptance_window": 100,
@@ -124,15 +126,16 @@ def anneal(
     (sphere, Rosenbrock, Rastrigin, Ackley, Griewank at 10 to 100 dimensions) these defaults,
     64 chains and a `polish` every 500 steps reached the global minimum in the time SciPy's
     ``dual_annealing`` took (see the benchmarks page). Params that look like a neural
-    network's weights (several leaves, one of them a kernel of two or more dimensions) get other
-    defaults, since one coordinate at a time is too slow there: sparse moves of a tenth of the
-    weights scaled by their layer's fan-in, ``random_walk(per_leaf=True, fraction=0.1)``,
-    without jumps, on 1 chain. At a fixed number of evaluations a single chain goes deepest:
-    on the digits MLP of the examples (2,410 weights, 82 million example forward passes, seeds
-    0 to 2) it reached a test accuracy of 0.966 ± 0.004, 4 chains 0.968 ± 0.004 and at a
-    quarter of the passes 0.957 ± 0.012 against 0.939 ± 0.007, while the moves of the other
-    defaults on 64 chains reached 0.53 (see the benchmarks page). Where chains run in parallel
-    for free (on a GPU, a few chains cost the time of one), pass ``num_chains=4``.
+    network's weights (several leaves, one of them a kernel of two or more dimensions, 100
+    coordinates or more) get other defaults, since one coordinate at a time is too slow
+    there: sparse moves of a tenth of the weights scaled by their layer's fan-in,
+    ``random_walk(per_leaf=True, fraction=0.1)``, without jumps, on as few chains as the other
+    settings allow (1, or those a `polish`, a `replica_exchange` ladder, a population move or
+    a ``mesh`` need). On the digits MLP of the examples (2,410 weights, 82 million example
+    forward passes, seeds 0 to 2) 1 chain reached a test accuracy of 0.966 ± 0.004 and 4
+    chains 0.968 ± 0.004; at a quarter of the passes, 1 chain 0.957 ± 0.012 and 4 chains 0.939
+    ± 0.007. The moves for vectors on 64 chains reached 0.53 (see the benchmarks page). Where
+    chains run in parallel at no extra wall time (on a GPU), pass ``num_chains=4``.
     Optionally, the best chains are refined by L-BFGS at the end (`polish`), and the run stops
     early at a ``target_value`` or after ``patience`` steps without improvement; the stop is
     decided inside the compiled loop, whose remaining iterations then skip the step through
@@ -149,8 +152,8 @@ def anneal(
         init_params: The starting point, a pytree of arrays.
         key: An int seed, a typed `jax.random.key` or a legacy uint32 key.
         num_steps: The number of Metropolis steps, >= 1.
-        num_chains: The number of chains, >= 1. None: 64, or 1 for a network's weights, or
-            with ``per_chain_init`` the leading axis of the params.
+        num_chains: The number of chains, >= 1. None: 64; for a network's weights as few as
+            the other settings allow; with ``per_chain_init`` the leading axis of the params.
         bounds: ``(lower, upper)``, scalars, arrays or pytrees like the params (see `metropolis`).
         polish: A `polish` of the best chains by a gradient method, or None.
         target_value: Stop once the best loss is at or below this value.
@@ -198,12 +201,10 @@ def anneal(
     if target_value is not None and not _checks.is_python_number(target_value):
         raise ValueError(f"`target_value` must be a float or None, got {target_value!r}")
     patience = _checks.check_optional_positive_int("patience", patience)
-    network = is_network(init_params, per_chain_init)
-    if num_chains is None:
-        num_chains = _default_num_chains(init_params, per_chain_init, network)
-    config, typed_key = configure_run(
-        num_chains, key, num_steps, bounds, per_chain_init, settings, network=network
+    num_chains, settings = _resolve_defaults(
+        init_params, num_chains, per_chain_init, settings, polish, mesh
     )
+    config, typed_key = configure_run(num_chains, key, num_steps, bounds, per_chain_init, settings)
     if polish is not None and polish.num_chains > num_chains:
         raise ValueError(
             f"`polish` refines {polish.num_chains} chains, more than `num_chains`={num_chains!r}; "
@@ -247,23 +248,61 @@ def anneal(
 def is_network(params: optax.Params, per_chain_init: bool = False) -> bool:
     """Whether ``params`` look like a neural network's weights: several leaves, one a kernel.
 
-    A kernel has two or more dimensions besides the chain axis of ``per_chain_init``.
+    A kernel has two or more dimensions (besides the chain axis of ``per_chain_init``), and the
+    params of one chain have at least `NETWORK_MIN_SIZE` coordinates in all.
     """
-    leaves = jax.tree.leaves(params)
-    kernel_ndim = 3 if per_chain_init else 2
-    return len(leaves) > 1 and any(jnp.ndim(leaf) >= kernel_ndim for leaf in leaves)
+    shapes = [np.shape(leaf)[int(per_chain_init) :] for leaf in jax.tree.leaves(params)]
+    return (
+        len(shapes) > 1
+        and any(len(shape) >= 2 for shape in shapes)
+        and sum(math.prod(shape) for shape in shapes) >= NETWORK_MIN_SIZE
+    )
 
 
-def _default_num_chains(params: optax.Params, per_chain_init: bool, network: bool) -> int:
-    """The leading axis with ``per_chain_init``, else 1 chain for a network and 64 otherwise."""
-    leaves = jax.tree.leaves(params)
-    if per_chain_init and leaves and jnp.ndim(leaves[0]) >= 1:
-        return int(jnp.shape(leaves[0])[0])
-    return NETWORK_NUM_CHAINS if network else DEFAULT_NUM_CHAINS
+def _resolve_defaults(init_params, num_chains, per_chain_init, settings, polish, mesh):
+    """``num_chains`` and ``settings`` with the defaults of ``None`` and ``"auto"`` filled in.
+
+    A network's weights (`is_network`) get `NETWORK_PROPOSAL` and as few chains as the other
+    settings allow (at least 1); other params `DEFAULT_PROPOSAL` and `DEFAULT_NUM_CHAINS`. With
+    ``per_chain_init`` the chains are the leading axis of the params.
+    """
+    network = is_network(init_params, per_chain_init)
+    settings = dict(settings)
+    if isinstance(settings.get("proposal"), str) and settings["proposal"] == "auto":
+        del settings["proposal"]
+    settings.setdefault("proposal", NETWORK_PROPOSAL if network else DEFAULT_PROPOSAL)
+    if num_chains is not None:
+        return num_chains, settings
+    if per_chain_init:
+        return _leading_axis(init_params), settings
+    if not network:
+        return DEFAULT_NUM_CHAINS, settings
+    ladder = settings.get("replica_exchange")
+    step = math.lcm(
+        getattr(ladder, "num_temperatures", 1),
+        mesh.shape.get(CHAIN_AXIS, 1) if isinstance(mesh, jax.sharding.Mesh) else 1,
+    )
+    fewest = max(
+        getattr(settings["proposal"], "min_chains", 1),
+        polish.num_chains if isinstance(polish, Polish) else 1,
+    )
+    return step * -(-fewest // step), settings
 
 
-def configure_run(num_chains, key, num_steps, bounds, per_chain_init, settings, *, network=False):
-    """`metropolis`'s checked settings with `anneal`'s defaults (a network's: `is_network`)."""
+def _leading_axis(params: optax.Params) -> int:
+    """The size of the leading axis shared by every leaf, the chain axis of ``per_chain_init``."""
+    sizes = {np.shape(leaf)[0] if np.ndim(leaf) else 0 for leaf in jax.tree.leaves(params)}
+    if len(sizes) != 1 or 0 in sizes:
+        raise ValueError(
+            "`per_chain_init=True` without `num_chains` takes the number of chains from the "
+            f"leading axis of every params leaf, got leading axes {sorted(sizes)} (0: a "
+            "scalar or an empty axis); pass num_chains or give every leaf that leading axis"
+        )
+    return sizes.pop()
+
+
+def configure_run(num_chains, key, num_steps, bounds, per_chain_init, settings):
+    """`metropolis`'s checked settings with `anneal`'s defaults."""
     if "minibatch" in settings:
         raise ValueError(
             "`minibatch` is not a setting of anneal, whose value_fn is the same at every step; "
@@ -273,8 +312,6 @@ def configure_run(num_chains, key, num_steps, bounds, per_chain_init, settings, 
     if unknown:
         raise TypeError(f"anneal() got unexpected keyword arguments {sorted(unknown)}")
     settings = {**DEFAULT_SETTINGS, **settings}
-    if isinstance(settings["proposal"], str) and settings["proposal"] == "auto":
-        settings["proposal"] = NETWORK_PROPOSAL if network else DEFAULT_PROPOSAL
     if isinstance(settings["temperature"], str) and settings["temperature"] == "auto":
         settings["temperature"] = auto_temperature(num_steps=num_steps)
     return configure(

@@ -143,6 +143,12 @@ def resolve(proposal: str | Proposal) -> Proposal:
     """The proposal function for a name or a user-supplied callable."""
     if callable(proposal):
         return proposal
+    if isinstance(proposal, str) and proposal == "auto":
+        raise ValueError(
+            '`proposal="auto"` is annealax.anneal\'s, which picks a move from the params; pass '
+            "metropolis an annealax.random_walk(...), a name in "
+            f"{tuple(NOISES)} or a callable"
+        )
     if proposal not in NOISES:
         raise ValueError(
             f"`proposal` must be one of {tuple(NOISES)}, an annealax.random_walk(...) or a "
