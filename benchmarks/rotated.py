@@ -16,7 +16,10 @@ Every method starts from the same point, uniform in [-4, 4]^D, and gets the same
   a geometric cooling to 1e-16 T0 and a longer polish (100 L-BFGS iterations with a memory of
   30, every 500 steps): one setting for the whole suite;
 - ``annealax, covariance move, CMA-ES's time``: that configuration given the wall-clock time
-  CMA-ES took (compilation apart), from its measured time per step.
+  CMA-ES took (compilation apart), from its measured time per step;
+- ``annealax, covariance move with draws``: the covariance configuration with
+  ``covariance_move(independent=0.2)``, a fifth of the moving chains drawing from the held
+  half's Gaussian.
 
 Evaluations past the budget (the rest of CMA-ES's last population, dual_annealing's last local
 search) do not count. The polish's gradients count as one evaluation each, with the loss (they
@@ -64,6 +67,7 @@ CMA_RESTARTS = 9
 POLISH = annealax.polish(30, every=500)
 COVARIANCE_COOLING = 1e-16
 COVARIANCE_POLISH = annealax.polish(100, every=500, optimizer=optax.lbfgs(memory_size=30))
+DRAWS = 0.2
 POLISH_EVALUATIONS_PER_ITERATION = 3
 TARGETS = 10.0 ** np.linspace(2, -8, 51)
 SOLVED = 1e-8
@@ -77,7 +81,8 @@ median over the instances of f - f_opt. "CMA-ES" is IPOP-CMA-ES of the `cma` pac
 "annealax" is the README's call (`anneal`'s defaults, 64 chains, the box as bounds, a polish
 every 500 steps); "covariance" replaces its move by `annealax.covariance_move()`, cools to
 1e-16 T0 and polishes longer (100 L-BFGS iterations with a memory of 30); "covariance, CMA's
-time" gives that configuration CMA-ES's wall-clock time. annealax's runs take as many steps as
+time" gives that configuration CMA-ES's wall-clock time; "covariance, draws" is the covariance
+configuration with `covariance_move(independent=0.2)`. annealax's runs take as many steps as
 keep their evaluations, polish included, within the budget.
 """
 
@@ -163,20 +168,23 @@ def run_dual_annealing(instance: bbob.Instance, x0: np.ndarray, budget: int) -> 
     return Run(recorder.best, time.perf_counter() - start, recorder.count, recorder.history())
 
 
-def annealax_settings(covariance: bool, num_steps: int) -> dict:
-    """The README's call, or the covariance configuration (one for the whole suite)."""
-    if not covariance:
+def annealax_settings(configuration: str, num_steps: int) -> dict:
+    """The README's call, or a covariance configuration (each one for the whole suite)."""
+    if configuration == "annealax":
         return dict(polish=POLISH)
     cooling = annealax.geometric_temperature(1.0, COVARIANCE_COOLING, num_steps)
+    independent = DRAWS if configuration == "draws" else 0.0
     return dict(
-        proposal=annealax.covariance_move(),
+        proposal=annealax.covariance_move(independent=independent),
         temperature=annealax.auto_temperature(cooling=cooling),
         polish=COVARIANCE_POLISH,
     )
 
 
-def run_annealax(instance: bbob.Instance, x0: np.ndarray, num_steps: int, covariance: bool) -> Run:
-    settings = annealax_settings(covariance, num_steps)
+def run_annealax(
+    instance: bbob.Instance, x0: np.ndarray, num_steps: int, configuration: str
+) -> Run:
+    settings = annealax_settings(configuration, num_steps)
 
     def run(x0, key):
         return annealax.anneal(
@@ -204,24 +212,27 @@ def run_annealax(instance: bbob.Instance, x0: np.ndarray, num_steps: int, covari
     return Run(value, seconds, evaluations, history, compiled_at - start)
 
 
-def annealax_within(instance: bbob.Instance, x0: np.ndarray, budget: int, covariance: bool) -> Run:
+def annealax_within(
+    instance: bbob.Instance, x0: np.ndarray, budget: int, configuration: str
+) -> Run:
     """`run_annealax` with as many steps as keep its evaluations, polish included, in budget."""
-    polish = annealax_settings(covariance, 1)["polish"]
+    polish = annealax_settings(configuration, 1)["polish"]
     # At most about 3 evaluations per L-BFGS iteration (the value, the gradient, line search).
     polish_per_step = POLISH_EVALUATIONS_PER_ITERATION * polish.num_chains * polish.steps
     num_steps = int(budget / (NUM_CHAINS + polish_per_step / polish.every))
-    run = run_annealax(instance, x0, num_steps, covariance)
+    run = run_annealax(instance, x0, num_steps, configuration)
     while run.evaluations > budget:
         num_steps = int(num_steps * budget / run.evaluations)
-        run = run_annealax(instance, x0, num_steps, covariance)
+        run = run_annealax(instance, x0, num_steps, configuration)
     return run
 
 
 METHODS: dict[str, Callable] = {
     "CMA-ES": lambda inst, x0, budget: run_cma(inst, x0, budget),
     "dual_annealing": lambda inst, x0, budget: run_dual_annealing(inst, x0, budget),
-    "annealax": lambda inst, x0, budget: annealax_within(inst, x0, budget, False),
-    "covariance": lambda inst, x0, budget: annealax_within(inst, x0, budget, True),
+    "annealax": lambda inst, x0, budget: annealax_within(inst, x0, budget, "annealax"),
+    "covariance": lambda inst, x0, budget: annealax_within(inst, x0, budget, "covariance"),
+    "covariance, draws": lambda inst, x0, budget: annealax_within(inst, x0, budget, "draws"),
 }
 EQUAL_TIME = "covariance, CMA's time"
 
@@ -249,7 +260,7 @@ def run_suite(functions, dims, instances) -> dict:
                 per_step = covariance.seconds / len(covariance.history)
                 steps = max(1, int(cma_seconds / per_step))
                 runs[EQUAL_TIME, function, dimension, index] = run_annealax(
-                    instance, x0, steps, True
+                    instance, x0, steps, "covariance"
                 )
                 line = ", ".join(
                     f"{name} {runs[name, function, dimension, index].value:.3g}"
@@ -285,7 +296,7 @@ def tables(runs, functions, dims, instances) -> str:
                 + f" | {cma_s:.1f} | {cov_s:.1f} ({compile_s:.1f}) |"
             )
     lines += ["", "Cells won or tied against CMA-ES (and against dual_annealing):", ""]
-    for name in ["annealax", "covariance", EQUAL_TIME]:
+    for name in ["annealax", "covariance", "covariance, draws", EQUAL_TIME]:
         counts = {}
         for peer in ("CMA-ES", "dual_annealing"):
             counts[peer] = sum(

@@ -113,6 +113,18 @@ def reflect(params: optax.Params, bounds: tuple[Any, Any], *, finite: bool = Fal
     return jax.tree.map(fold_in_box if finite else fold, params, lower, upper)
 
 
+def inside(params: optax.Params, bounds: tuple[Any, Any]) -> jax.Array:
+    """Whether every coordinate of ``params`` (one chain's point) lies in ``[lower, upper]``."""
+    lower, upper = bounds_like(params, bounds)
+    tests = jax.tree.map(
+        lambda x, low, high: jnp.all((x >= low.astype(x.dtype)) & (x <= high.astype(x.dtype))),
+        params,
+        lower,
+        upper,
+    )
+    return jnp.all(jnp.stack(jax.tree.leaves(tests)))
+
+
 def mean_width(params: optax.Params, bounds: tuple[Any, Any], *, finite: bool = False) -> jax.Array:
     """The mean of ``upper - lower`` over the coordinates with two finite walls (NaN if none).
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import optax
 
 from annealax import _checks
+from annealax._annealing import bounds as _bounds
 from annealax._annealing.kernel import Context, Keys, Proposal, expand
 from annealax._annealing.moves import check_floating, dimension, halves, scored
 
@@ -27,6 +29,7 @@ class CovarianceMove:
     """The covariance move; see `covariance_move`. Hashable."""
 
     noise: float
+    independent: float = 0.0
     min_chains = 4
 
     def propose(
@@ -34,7 +37,10 @@ class CovarianceMove:
     ) -> Proposal:
         """Move one random half of the chains by the covariance of the other half."""
         num_chains = step_size.shape[0]
-        half_key, weight_key, noise_key = jax.random.split(keys.proposal[0], 3)
+        if self.independent:
+            half_key, weight_key, noise_key, mix_key = jax.random.split(keys.proposal[0], 4)
+        else:
+            half_key, weight_key, noise_key = jax.random.split(keys.proposal[0], 3)
         moves, _, size = halves(half_key, num_chains)
         others = ~moves
         leaves, treedef = jax.tree.flatten(chains)
@@ -43,21 +49,53 @@ class CovarianceMove:
         factor = (step_size / context.initial_step_size).astype(dtype)
         weights = jax.random.normal(weight_key, (num_chains, num_chains), dtype)
         weights = jnp.where(others[None, :], weights, 0) / jnp.sqrt(size - 1).astype(dtype)
-        centered, spread, coincide = _population(leaves, others, size, num_coordinates, dtype)
+        means, centered, spread, coincide = _population(
+            leaves, others, size, num_coordinates, dtype
+        )
         gamma = OPTIMAL_SCALE / math.sqrt(num_coordinates)
         noise_keys = jax.random.split(noise_key, len(leaves))
-        moved = []
+        steps = []
         for leaf, offsets, leaf_key in zip(leaves, centered, noise_keys, strict=True):
             xi = jax.random.normal(leaf_key, leaf.shape, leaf.dtype)
-            shaped = gamma * jnp.tensordot(weights.astype(leaf.dtype), offsets, axes=1)
-            step = jnp.where(
-                coincide,
-                expand(step_size, leaf).astype(leaf.dtype) * xi,
-                expand(factor, leaf).astype(leaf.dtype)
-                * (shaped + (self.noise * spread).astype(leaf.dtype) * xi),
+            shaped = jnp.tensordot(weights.astype(leaf.dtype), offsets, axes=1)
+            noise = (self.noise * spread).astype(leaf.dtype) * xi
+            steps.append((expand(step_size, leaf).astype(leaf.dtype) * xi, shaped, noise))
+        if not self.independent:
+            moved = []
+            for leaf, (isotropic, shaped, noise) in zip(leaves, steps, strict=True):
+                step = jnp.where(
+                    coincide,
+                    isotropic,
+                    expand(factor, leaf).astype(leaf.dtype) * (gamma * shaped + noise),
+                )
+                moved.append(jnp.where(expand(moves, leaf), leaf + step, leaf))
+            return scored(treedef.unflatten(moved), step_size, context, held=~moves)
+        _check_held_chains(num_chains, num_coordinates, self.independent)
+        draws = moves & ~coincide & jax.random.bernoulli(mix_key, self.independent, (num_chains,))
+        moved = []
+        for leaf, mean, (isotropic, shaped, noise) in zip(leaves, means, steps, strict=True):
+            scale = expand(factor, leaf).astype(leaf.dtype)
+            walk = leaf + jnp.where(coincide, isotropic, scale * (gamma * shaped + noise))
+            drawn = mean + scale * (shaped + noise)
+            moved.append(
+                jnp.where(expand(moves, leaf), jnp.where(expand(draws, leaf), drawn, walk), leaf)
             )
-            moved.append(jnp.where(expand(moves, leaf), leaf + step, leaf))
-        return scored(treedef.unflatten(moved), step_size, context, held=~moves)
+        offsets = [
+            (leaf - mean) / expand(factor, leaf).astype(leaf.dtype)
+            for leaf, mean in zip(leaves, means, strict=True)
+        ]
+        distance = _mahalanobis(centered, size, (self.noise * spread) ** 2, dtype)
+        log_ratio = 0.5 * (distance([s + n for _, s, n in steps]) - distance(offsets))
+        log_ratio = jnp.where(draws, log_ratio, 0)
+        proposal = scored(
+            treedef.unflatten(moved), step_size, context, held=~moves, log_ratio=log_ratio
+        )
+        if context.bounds is None:
+            return proposal
+        # Drawn points outside the box are rejected, not reflected: the draw's density is known
+        # in the box only.
+        inside = jax.vmap(lambda p: _bounds.inside(p, context.bounds))(treedef.unflatten(moved))
+        return proposal._replace(values=jnp.where(draws & ~inside, jnp.inf, proposal.values))
 
     def check_params(self, params: optax.Params) -> None:
         """Raise unless every leaf is floating."""
@@ -69,23 +107,57 @@ def _population(
 ) -> tuple:
     """The other half's statistics.
 
-    Returns its leaves minus their means (0 for the moving half), its spread $s$, and whether
-    its chains coincide up to rounding.
+    Returns its means, its leaves minus their means (0 for the moving half), its spread $s$, and
+    whether its chains coincide up to rounding.
     """
-    centered, mean_square = [], 0
+    means, centered, mean_square = [], [], 0
     for leaf in leaves:
         mask = expand(others, leaf)
         mean = jnp.sum(jnp.where(mask, leaf, 0), axis=0, keepdims=True) / size.astype(leaf.dtype)
+        means.append(mean)
         centered.append(jnp.where(mask, leaf - mean, 0))
         mean_square = mean_square + jnp.sum(jnp.abs(mean.astype(dtype)) ** 2)
     variance = sum(jnp.sum(jnp.abs(c.astype(dtype)) ** 2) for c in centered)
     spread = jnp.sqrt(variance / ((size - 1) * num_coordinates)).astype(dtype)
     coarsest = max(float(jnp.finfo(leaf.dtype).eps) for leaf in leaves)
     rounding = SPREAD_ULPS * coarsest * jnp.sqrt(mean_square / num_coordinates)
-    return centered, spread, spread <= rounding
+    return means, centered, spread, spread <= rounding
 
 
-def covariance_move(*, noise: float = 1e-4) -> CovarianceMove:
+def _flat(leaves: list, dtype) -> jax.Array:
+    """The leaves as one matrix of shape ``(num_chains, num_coordinates)``."""
+    return jnp.concatenate([leaf.reshape(leaf.shape[0], -1).astype(dtype) for leaf in leaves], 1)
+
+
+def _mahalanobis(centered: list, size: jax.Array, ridge: jax.Array, dtype) -> Callable:
+    r"""The squared Mahalanobis distance $v \mapsto v^T (C + \rho I)^{-1} v$ of each chain's $v$.
+
+    $C$ is the held half's sample covariance (from its ``centered`` leaves), $\rho =$ ``ridge``.
+    """
+    rows = _flat(centered, dtype)
+    covariance = rows.T @ rows / (size - 1).astype(dtype)
+    covariance = covariance + ridge * jnp.eye(rows.shape[1], dtype=dtype)
+    cholesky = jnp.linalg.cholesky(covariance)
+
+    def distance(offsets: list) -> jax.Array:
+        whitened = jax.scipy.linalg.solve_triangular(cholesky, _flat(offsets, dtype).T, lower=True)
+        return jnp.sum(whitened**2, axis=0)
+
+    return distance
+
+
+def _check_held_chains(num_chains: int, num_coordinates: int, independent: float) -> None:
+    """Raise unless the held half has more chains than there are coordinates."""
+    if num_chains // 2 <= num_coordinates:
+        raise ValueError(
+            f"covariance_move(independent={independent}) draws from the Gaussian of the held "
+            f"half of the chains, which needs more chains in each half than coordinates: got "
+            f"num_chains={num_chains} for {num_coordinates} coordinates; pass num_chains >= "
+            f"{2 * (num_coordinates + 1)} or independent=0"
+        )
+
+
+def covariance_move(*, noise: float = 1e-4, independent: float = 0.0) -> CovarianceMove:
     r"""Gaussian steps shaped by the covariance of the chains: a rotation-invariant move.
 
     At each step one half of the chains, chosen at random, moves; the other half stays (as in
@@ -119,8 +191,32 @@ def covariance_move(*, noise: float = 1e-4) -> CovarianceMove:
     least 4 chains and costs $O(n^2 d)$ per step for $n$ chains, besides the losses. Sharded
     over devices, it adds an all-gather of the chains (see `population_move`).
 
+    With ``independent`` $= p > 0$, each moving chain instead draws, with probability $p$, a
+    point from the other half's Gaussian around its mean rather than around itself,
+
+    $$
+    x_i' = \bar x + f_i \left(\sum_j w_j \frac{x_j - \bar x}{\sqrt{m - 1}}
+        + \epsilon\, s\, \xi \right) \sim \mathcal N\left(\bar x,\ f_i^2 \Sigma\right),
+    \qquad \Sigma = C + \epsilon^2 s^2 I,
+    $$
+
+    the sampling step of CMA-ES. The population's mean lies near the minimum of the loss
+    smoothed at the population's scale: on a multimodal loss with a global trend (Rastrigin,
+    Schaffer F7) the draw leaps from the local minimum a chain sits in to the basin the whole
+    population points to. The draw does not depend on $x_i$: it is an independence proposal,
+    accepted by the Metropolis-Hastings test with the correction
+    $r = \frac{1}{2} \left(\lVert x_i' - \bar x \rVert_{\Sigma}^2
+    - \lVert x_i - \bar x \rVert_{\Sigma}^2\right) / f_i^2$, with
+    $\lVert v \rVert_{\Sigma}^2 = v^T \Sigma^{-1} v$, so the chains keep their Boltzmann
+    law. A drawn point outside the bounds is rejected rather than reflected. The draw needs
+    more chains in each half than coordinates, $n / 2 > d$ (the other half's covariance must
+    span the space), adds $O(n d^2 + d^3)$ per step (a Cholesky factor of $\Sigma$), and
+    works with the Metropolis test only (not `minibatch_barker`).
+
     Args:
         noise: $\epsilon \ge 0$, the isotropic share relative to the population's spread.
+        independent: $p \in [0, 1]$, the probability that a moving chain draws from the
+            other half's Gaussian instead of stepping from where it is.
 
     Returns:
         A move for ``proposal=``.
@@ -141,4 +237,5 @@ def covariance_move(*, noise: float = 1e-4) -> CovarianceMove:
         Bernoulli 7, 223 (2001).
     """
     _checks.check_range("noise", noise, "a float >= 0", lambda n: n >= 0)
-    return CovarianceMove(float(noise))
+    _checks.check_range("independent", independent, "a float in [0, 1]", lambda p: 0 <= p <= 1)
+    return CovarianceMove(float(noise), float(independent))

@@ -3,8 +3,10 @@ r"""The Metropolis kernel: propose with a move, accept or reject every chain, in
 A step of the kernel, for chains $x$ with cached losses $E(x)$:
 
 1. the move proposes $x'$ for every chain and scores it, $E(x')$ (see `Move`);
-2. each chain accepts with probability $\min(1, \exp(-(E(x') - E(x)) / T))$, tested as
-   $\log u \cdot T < -(E(x') - E(x))$ with $u \sim U[0, 1)$ (`accept`);
+2. each chain accepts with probability $\min(1, \exp(-(E(x') - E(x)) / T + r))$, tested as
+   $\log u \cdot T < -(E(x') - E(x)) + T r$ with $u \sim U[0, 1)$ (`accept`), where
+   $r = \log q(x' \to x) - \log q(x \to x')$ is the Hastings correction of a move whose
+   proposal is not symmetric (0 for a symmetric one);
 3. accepted chains take $x'$ and $E(x')$, the others keep theirs.
 
 Everything else of the annealer (step sizes, temperatures, replica exchange, the best point)
@@ -67,7 +69,7 @@ class Context(NamedTuple):
 
 
 class Proposal(NamedTuple):
-    """A move's proposal for every chain.
+    r"""A move's proposal for every chain.
 
     Attributes:
         chains: The proposed points, with a leading chain axis.
@@ -76,6 +78,8 @@ class Proposal(NamedTuple):
         step_size: The step size each chain was moved with.
         jumped: Whether each chain's move was a jump (not counted by the step-size adaptation).
         held: Whether each chain was left where it is (not counted by the adaptation either).
+        log_ratio: The Hastings correction $\log q(x' \to x) - \log q(x \to x')$ of each
+            chain's proposal, shape ``(num_chains,)``; None for a symmetric proposal.
     """
 
     chains: optax.Params
@@ -83,6 +87,7 @@ class Proposal(NamedTuple):
     step_size: jax.Array
     jumped: jax.Array
     held: jax.Array
+    log_ratio: jax.Array | None = None
 
 
 class Move(Protocol):
@@ -91,7 +96,8 @@ class Move(Protocol):
     Built-in moves evaluate ``context.value_fn`` on every proposed chain. A model that knows
     its energy differences (a spin glass that updates local fields after a flip) implements
     `propose` itself and returns the proposed energies without re-evaluating the whole loss:
-    the kernel only reads `Proposal.values`.
+    the kernel only reads `Proposal.values`. A move whose proposal is not symmetric sets
+    `Proposal.log_ratio`, and the kernel applies the Metropolis-Hastings test.
     """
 
     def propose(
@@ -150,7 +156,13 @@ def step(
         temperature = temperature(current, proposed)
     if acceptance is None:
         log_u = jnp.log(uniforms(keys.accept, context.dtype))
-        accepted = accept(current, proposed, temperature, log_u)
+        accepted = accept(current, proposed, temperature, log_u, proposal.log_ratio)
+    elif proposal.log_ratio is not None:
+        raise ValueError(
+            "a move with a Hastings correction (covariance_move(independent > 0)) needs the "
+            f"Metropolis test, got minibatch={acceptance!r}; pass minibatch=None, or "
+            "independent=0"
+        )
     else:
         accepted = acceptance.accept(state.values, proposal.values, temperature, keys.accept)
         proposal = proposal._replace(values=proposed)
@@ -162,14 +174,25 @@ def step(
 
 
 def accept(
-    current: jax.Array, proposed: jax.Array, temperature: jax.Array, log_u: jax.Array
+    current: jax.Array,
+    proposed: jax.Array,
+    temperature: jax.Array,
+    log_u: jax.Array,
+    log_ratio: jax.Array | None = None,
 ) -> jax.Array:
     r"""The Metropolis test $u < \exp(-\Delta E / T)$, as $\log u \cdot T < -\Delta E$.
 
-    Downhill and level moves are always accepted; a NaN or infinite proposal never is. A NaN
-    or negative temperature accepts downhill and level moves only.
+    With a Hastings correction $r$ (``log_ratio``), the Metropolis-Hastings test
+    $u < \exp(-\Delta E / T + r)$, as $\log u \cdot T < -(\Delta E - T r)$.
+
+    Downhill and level moves (of $\Delta E - T r$) are always accepted; a NaN or infinite
+    proposal never is. A NaN or negative temperature accepts downhill and level moves of
+    $\Delta E$ only.
     """
     delta = proposed - current
+    if log_ratio is not None:
+        positive = temperature > 0
+        delta = delta - jnp.where(positive, jnp.where(positive, temperature, 0) * log_ratio, 0)
     return jnp.isfinite(proposed) & ((delta <= 0) | (log_u * temperature < -delta))
 
 

@@ -40,6 +40,7 @@ def scored(chains: optax.Params, step_size: jax.Array, context: Context, **masks
         step_size=step_size,
         jumped=masks.get("jumped", none),
         held=masks.get("held", none),
+        log_ratio=masks.get("log_ratio"),
     )
 
 
