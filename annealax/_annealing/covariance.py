@@ -60,18 +60,12 @@ class CovarianceMove:
             shaped = jnp.tensordot(weights.astype(leaf.dtype), offsets, axes=1)
             noise = (self.noise * spread).astype(leaf.dtype) * xi
             steps.append((expand(step_size, leaf).astype(leaf.dtype) * xi, shaped, noise))
-        if not self.independent:
-            moved = []
-            for leaf, (isotropic, shaped, noise) in zip(leaves, steps, strict=True):
-                step = jnp.where(
-                    coincide,
-                    isotropic,
-                    expand(factor, leaf).astype(leaf.dtype) * (gamma * shaped + noise),
-                )
-                moved.append(jnp.where(expand(moves, leaf), leaf + step, leaf))
-            return scored(treedef.unflatten(moved), step_size, context, held=~moves)
-        _check_held_chains(num_chains, num_coordinates, self.independent)
-        draws = moves & ~coincide & jax.random.bernoulli(mix_key, self.independent, (num_chains,))
+        if self.independent:
+            _check_held_chains(num_chains, num_coordinates, self.independent)
+            chosen = jax.random.bernoulli(mix_key, self.independent, (num_chains,))
+            draws = moves & ~coincide & chosen
+        else:
+            draws = jnp.zeros(num_chains, bool)
         moved = []
         for leaf, mean, (isotropic, shaped, noise) in zip(leaves, means, steps, strict=True):
             scale = expand(factor, leaf).astype(leaf.dtype)
@@ -80,6 +74,8 @@ class CovarianceMove:
             moved.append(
                 jnp.where(expand(moves, leaf), jnp.where(expand(draws, leaf), drawn, walk), leaf)
             )
+        if not self.independent:
+            return scored(treedef.unflatten(moved), step_size, context, held=~moves)
         offsets = [
             (leaf - mean) / expand(factor, leaf).astype(leaf.dtype)
             for leaf, mean in zip(leaves, means, strict=True)
