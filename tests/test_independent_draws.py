@@ -49,10 +49,10 @@ def test_draws_outside_the_bounds_are_rejected_not_reflected():
 
 def test_the_hastings_correction_enters_the_test_times_the_temperature():
     current, proposed = jnp.zeros(4), jnp.ones(4)
-    log_u = jnp.array([-0.6, -0.4, -0.6, -0.4])
-    log_ratio = jnp.full(4, 0.5)
-    # Accept iff log u < -(1 - 0.5) at T = 1.
-    accepted = kernel.accept(current, proposed, jnp.ones(4), log_u, log_ratio)
+    log_u = jnp.array([-0.3, -0.2, -0.3, -0.2])
+    log_ratio = jnp.full(4, 0.25)
+    # At T = 2: accept iff 2 log u < -(1 - 2 * 0.25), that is log u < -0.25.
+    accepted = kernel.accept(current, proposed, jnp.full(4, 2.0), log_u, log_ratio)
     assert accepted.tolist() == [True, False, True, False]
     # At T = 0, or a NaN one, only the loss decides: a downhill move passes, an uphill one
     # does not, whatever the correction.
@@ -103,7 +103,7 @@ def test_independent_draws_check_their_input():
             num_chains=8,
             proposal=annealax.covariance_move(independent=0.5),
         )
-    with pytest.raises(ValueError, match="needs the Metropolis test"):
+    with pytest.raises(ValueError, match=r"not symmetric.*needs the Metropolis test"):
         tx = annealax.metropolis(
             16,
             key=0,

@@ -80,7 +80,7 @@ class CovarianceMove:
             (leaf - mean) / expand(factor, leaf).astype(leaf.dtype)
             for leaf, mean in zip(leaves, means, strict=True)
         ]
-        distance = _mahalanobis(centered, size, (self.noise * spread) ** 2, dtype)
+        distance = _mahalanobis(centered, size, (self.noise * spread) ** 2, coincide, dtype)
         log_ratio = 0.5 * (distance([s + n for _, s, n in steps]) - distance(offsets))
         log_ratio = jnp.where(draws, log_ratio, 0)
         proposal = scored(
@@ -125,15 +125,19 @@ def _flat(leaves: list, dtype) -> jax.Array:
     return jnp.concatenate([leaf.reshape(leaf.shape[0], -1).astype(dtype) for leaf in leaves], 1)
 
 
-def _mahalanobis(centered: list, size: jax.Array, ridge: jax.Array, dtype) -> Callable:
+def _mahalanobis(
+    centered: list, size: jax.Array, ridge: jax.Array, coincide: jax.Array, dtype
+) -> Callable:
     r"""The squared Mahalanobis distance $v \mapsto v^T (C + \rho I)^{-1} v$ of each chain's $v$.
 
-    $C$ is the held half's sample covariance (from its ``centered`` leaves), $\rho =$ ``ridge``.
+    $C$ is the held half's sample covariance (from its ``centered`` leaves), $\rho =$ ``ridge``;
+    the identity stands in for the matrix while the chains ``coincide`` (no chain draws then).
     """
     rows = _flat(centered, dtype)
     covariance = rows.T @ rows / (size - 1).astype(dtype)
-    covariance = covariance + ridge * jnp.eye(rows.shape[1], dtype=dtype)
-    cholesky = jnp.linalg.cholesky(covariance)
+    identity = jnp.eye(rows.shape[1], dtype=dtype)
+    covariance = covariance + ridge * identity
+    cholesky = jnp.linalg.cholesky(jnp.where(coincide, identity, covariance))
 
     def distance(offsets: list) -> jax.Array:
         whitened = jax.scipy.linalg.solve_triangular(cholesky, _flat(offsets, dtype).T, lower=True)

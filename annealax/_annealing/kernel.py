@@ -159,9 +159,9 @@ def step(
         accepted = accept(current, proposed, temperature, log_u, proposal.log_ratio)
     elif proposal.log_ratio is not None:
         raise ValueError(
-            "a move with a Hastings correction (covariance_move(independent > 0)) needs the "
-            f"Metropolis test, got minibatch={acceptance!r}; pass minibatch=None, or "
-            "independent=0"
+            "a move whose proposal is not symmetric (it sets Proposal.log_ratio) needs the "
+            f"Metropolis test, got minibatch={acceptance!r}; pass minibatch=None, or a "
+            "symmetric move"
         )
     else:
         accepted = acceptance.accept(state.values, proposal.values, temperature, keys.accept)
@@ -186,13 +186,13 @@ def accept(
     $u < \exp(-\Delta E / T + r)$, as $\log u \cdot T < -(\Delta E - T r)$.
 
     Downhill and level moves (of $\Delta E - T r$) are always accepted; a NaN or infinite
-    proposal never is. A NaN or negative temperature accepts downhill and level moves of
-    $\Delta E$ only.
+    proposal never is. A temperature of 0, a negative or a NaN one accepts downhill and level
+    moves of $\Delta E$ only.
     """
     delta = proposed - current
     if log_ratio is not None:
-        positive = temperature > 0
-        delta = delta - jnp.where(positive, jnp.where(positive, temperature, 0) * log_ratio, 0)
+        corrected = (temperature > 0) & (log_ratio != 0)
+        delta = delta - jnp.where(corrected, temperature * log_ratio, 0)
     return jnp.isfinite(proposed) & ((delta <= 0) | (log_u * temperature < -delta))
 
 
