@@ -53,44 +53,40 @@ class CovarianceMove:
             leaves, others, size, num_coordinates, dtype
         )
         gamma = OPTIMAL_SCALE / math.sqrt(num_coordinates)
-        noise_keys = jax.random.split(noise_key, len(leaves))
-        steps = []
-        for leaf, offsets, leaf_key in zip(leaves, centered, noise_keys, strict=True):
-            xi = jax.random.normal(leaf_key, leaf.shape, leaf.dtype)
-            shaped = jnp.tensordot(weights.astype(leaf.dtype), offsets, axes=1)
-            noise = (self.noise * spread).astype(leaf.dtype) * xi
-            steps.append((expand(step_size, leaf).astype(leaf.dtype) * xi, shaped, noise))
         if self.independent:
             _check_held_chains(num_chains, num_coordinates, self.independent)
             chosen = jax.random.bernoulli(mix_key, self.independent, (num_chains,))
             draws = moves & ~coincide & chosen
-        else:
-            draws = jnp.zeros(num_chains, bool)
-        moved = []
-        for leaf, mean, (isotropic, shaped, noise) in zip(leaves, means, steps, strict=True):
+        noise_keys = jax.random.split(noise_key, len(leaves))
+        moved, drawn_offsets = [], []
+        for leaf, mean, offsets, leaf_key in zip(leaves, means, centered, noise_keys, strict=True):
+            xi = jax.random.normal(leaf_key, leaf.shape, leaf.dtype)
+            shaped = jnp.tensordot(weights.astype(leaf.dtype), offsets, axes=1)
+            noise = (self.noise * spread).astype(leaf.dtype) * xi
+            isotropic = expand(step_size, leaf).astype(leaf.dtype) * xi
             scale = expand(factor, leaf).astype(leaf.dtype)
-            walk = leaf + jnp.where(coincide, isotropic, scale * (gamma * shaped + noise))
-            drawn = mean + scale * (shaped + noise)
-            moved.append(
-                jnp.where(expand(moves, leaf), jnp.where(expand(draws, leaf), drawn, walk), leaf)
-            )
+            proposed = leaf + jnp.where(coincide, isotropic, scale * (gamma * shaped + noise))
+            if self.independent:
+                drawn_offsets.append(shaped + noise)
+                drawn = mean + scale * (shaped + noise)
+                proposed = jnp.where(expand(draws, leaf), drawn, proposed)
+            moved.append(jnp.where(expand(moves, leaf), proposed, leaf))
+        moved = treedef.unflatten(moved)
         if not self.independent:
-            return scored(treedef.unflatten(moved), step_size, context, held=~moves)
+            return scored(moved, step_size, context, held=~moves)
         offsets = [
             (leaf - mean) / expand(factor, leaf).astype(leaf.dtype)
             for leaf, mean in zip(leaves, means, strict=True)
         ]
         distance = _mahalanobis(centered, size, (self.noise * spread) ** 2, coincide, dtype)
-        log_ratio = 0.5 * (distance([s + n for _, s, n in steps]) - distance(offsets))
+        log_ratio = 0.5 * (distance(drawn_offsets) - distance(offsets))
         log_ratio = jnp.where(draws, log_ratio, 0)
-        proposal = scored(
-            treedef.unflatten(moved), step_size, context, held=~moves, log_ratio=log_ratio
-        )
+        proposal = scored(moved, step_size, context, held=~moves, log_ratio=log_ratio)
         if context.bounds is None:
             return proposal
         # Drawn points outside the box are rejected, not reflected: the draw's density is known
         # in the box only.
-        inside = jax.vmap(lambda p: _bounds.inside(p, context.bounds))(treedef.unflatten(moved))
+        inside = jax.vmap(lambda p: _bounds.inside(p, context.bounds))(moved)
         return proposal._replace(values=jnp.where(draws & ~inside, jnp.inf, proposal.values))
 
     def check_params(self, params: optax.Params) -> None:
