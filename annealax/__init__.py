@@ -6,6 +6,7 @@ from annealax._annealing.barker import MinibatchBarker, minibatch_barker
 from annealax._annealing.covariance import CovarianceMove, covariance_move
 from annealax._annealing.jumps import Jumps, jumps
 from annealax._annealing.kernel import Proposal
+from annealax._annealing.mixture import Mixture, mixture
 from annealax._annealing.moves import (
     DifferentialEvolution,
     PopulationMove,
@@ -56,6 +57,7 @@ __all__ = [
     "Jumps",
     "MetropolisState",
     "MinibatchBarker",
+    "Mixture",
     "Polish",
     "PopulationMove",
     "Proposal",
@@ -81,6 +83,7 @@ __all__ = [
     "logarithmic_temperature",
     "metropolis",
     "minibatch_barker",
+    "mixture",
     "momentum_schedule",
     "polish",
     "population_move",
