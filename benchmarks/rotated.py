@@ -19,7 +19,10 @@ Every method starts from the same point, uniform in [-4, 4]^D, and gets the same
   CMA-ES took (compilation apart), from its measured time per step;
 - ``annealax, covariance move with draws``: the covariance configuration with
   ``covariance_move(independent=0.2)``, a fifth of the moving chains drawing from the held
-  half's Gaussian.
+  half's Gaussian;
+- ``annealax, mixture``: the covariance configuration whose move is, at each step, the
+  default move of `anneal` (one coordinate, or a jump) with probability 0.8 and the covariance
+  move with draws otherwise (`annealax.mixture`).
 
 Evaluations past the budget (the rest of CMA-ES's last population, dual_annealing's last local
 search) do not count. The polish's gradients count as one evaluation each, with the loss (they
@@ -56,6 +59,7 @@ from machine import describe
 from scipy.optimize import dual_annealing
 
 import annealax
+from annealax._annealing.anneal import DEFAULT_PROPOSAL
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -68,6 +72,7 @@ POLISH = annealax.polish(30, every=500)
 COVARIANCE_COOLING = 1e-16
 COVARIANCE_POLISH = annealax.polish(100, every=500, optimizer=optax.lbfgs(memory_size=30))
 DRAWS = 0.2
+COORDINATE_SHARE = 0.8
 POLISH_EVALUATIONS_PER_ITERATION = 3
 TARGETS = 10.0 ** np.linspace(2, -8, 51)
 SOLVED = 1e-8
@@ -82,8 +87,10 @@ median over the instances of f - f_opt. "CMA-ES" is IPOP-CMA-ES of the `cma` pac
 every 500 steps); "covariance" replaces its move by `annealax.covariance_move()`, cools to
 1e-16 T0 and polishes longer (100 L-BFGS iterations with a memory of 30); "covariance, CMA's
 time" gives that configuration CMA-ES's wall-clock time; "covariance, draws" is the covariance
-configuration with `covariance_move(independent=0.2)`. annealax's runs take as many steps as
-keep their evaluations, polish included, within the budget.
+configuration with `covariance_move(independent=0.2)`; "mixture" is the covariance
+configuration whose move is `anneal`'s default move (one coordinate, or a jump) at 8 steps in
+10 and the covariance move with draws at the others (`annealax.mixture`). annealax's runs take
+as many steps as keep their evaluations, polish included, within the budget.
 """
 
 
@@ -173,9 +180,14 @@ def annealax_settings(configuration: str, num_steps: int) -> dict:
     if configuration == "annealax":
         return dict(polish=POLISH)
     cooling = annealax.geometric_temperature(1.0, COVARIANCE_COOLING, num_steps)
-    independent = DRAWS if configuration == "draws" else 0.0
+    independent = DRAWS if configuration in ("draws", "mixture") else 0.0
+    proposal = annealax.covariance_move(independent=independent)
+    if configuration == "mixture":
+        proposal = annealax.mixture(
+            DEFAULT_PROPOSAL, proposal, probabilities=(COORDINATE_SHARE, 1 - COORDINATE_SHARE)
+        )
     return dict(
-        proposal=annealax.covariance_move(independent=independent),
+        proposal=proposal,
         temperature=annealax.auto_temperature(cooling=cooling),
         polish=COVARIANCE_POLISH,
     )
@@ -233,7 +245,9 @@ METHODS: dict[str, Callable] = {
     "annealax": lambda inst, x0, budget: annealax_within(inst, x0, budget, "annealax"),
     "covariance": lambda inst, x0, budget: annealax_within(inst, x0, budget, "covariance"),
     "covariance, draws": lambda inst, x0, budget: annealax_within(inst, x0, budget, "draws"),
+    "mixture": lambda inst, x0, budget: annealax_within(inst, x0, budget, "mixture"),
 }
+PEERS = ("CMA-ES", "dual_annealing")
 EQUAL_TIME = "covariance, CMA's time"
 
 
@@ -296,9 +310,9 @@ def tables(runs, functions, dims, instances) -> str:
                 + f" | {cma_s:.1f} | {cov_s:.1f} ({compile_s:.1f}) |"
             )
     lines += ["", "Cells won or tied against CMA-ES (and against dual_annealing):", ""]
-    for name in ["annealax", "covariance", "covariance, draws", EQUAL_TIME]:
+    for name in [name for name in names if name not in PEERS]:
         counts = {}
-        for peer in ("CMA-ES", "dual_annealing"):
+        for peer in PEERS:
             counts[peer] = sum(
                 wins_or_ties(
                     median(runs, name, f, d, instances), median(runs, peer, f, d, instances)
