@@ -12,9 +12,14 @@ over the seeds and, per variant, how many (function, dimension, seed) runs reach
 tolerance of quality.py (1e-6 of the function's typical magnitude).
 
 A second table compares the kinds of jump on Schwefel's function in 100 dimensions, 5 seeds,
-at a smaller budget (25,000 evaluations per dimension), where their differences show.
+at a smaller budget (25,000 evaluations per dimension), where their differences show. A third
+runs the moves for rotated problems of benchmarks/rotated.py (the covariance move with draws,
+and its mixture with the default move, each with that benchmark's cooling and polish) on the
+same suite as the first, beside the defaults: what they would cost on separable functions. A
+longer polish than the defaults' pays for its extra evaluations with fewer steps.
 
     python benchmarks/defaults.py            # 10 and 30 dimensions, 2 seeds; writes the docs
+    python benchmarks/defaults.py --tables moves  # the third table only
     python benchmarks/defaults.py --quick    # 10 dimensions, 1 seed, 2 variants; prints only
 """
 
@@ -28,16 +33,19 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 from docs_section import DOCS, write_section
 from machine import describe
 from test_functions import TUNED, make_problem
 from tqdm import tqdm
 
 import annealax
+from annealax._annealing.anneal import DEFAULT_PROPOSAL
 
 EVALUATIONS_PER_DIMENSION = 45_000
 POLISH = annealax.polish(30, every=500)
 BASE = dict(num_chains=64, polish=POLISH)
+POLISH_EVALUATIONS_PER_ITERATION = 3  # at most: the value, the gradient, the line search
 
 FUNCTIONS = (*TUNED, "schwefel", "alpine")
 """The tuned suite, and the two held-out functions whose misses changed defaults."""
@@ -50,6 +58,17 @@ def cooled_to(ratio: float) -> Callable[[int], dict]:
         temperature=annealax.auto_temperature(
             cooling=annealax.geometric_temperature(1.0, ratio, num_steps)
         )
+    )
+
+
+def rotated_configuration(proposal) -> Callable[[int], dict]:
+    """``proposal`` with the cooling (to 1e-16 T0) and the polish of benchmarks/rotated.py."""
+    return lambda num_steps: dict(
+        proposal=proposal,
+        temperature=annealax.auto_temperature(
+            cooling=annealax.geometric_temperature(1.0, 1e-16, num_steps)
+        ),
+        polish=annealax.polish(100, every=500, optimizer=optax.lbfgs(memory_size=30)),
     )
 
 
@@ -74,6 +93,18 @@ VARIANTS: dict[str, dict | Callable[[int], dict]] = {
     "no polish": dict(polish=None),
 }
 
+DRAWS = annealax.covariance_move(independent=0.2)
+MOVE_VARIANTS: dict[str, dict | Callable[[int], dict]] = {
+    "defaults": {},
+    "covariance move with draws (rotated.py's configuration)": rotated_configuration(DRAWS),
+    "mixture: the default move at 8 steps in 10, else the covariance move with draws": (
+        rotated_configuration(annealax.mixture(DEFAULT_PROPOSAL, DRAWS, probabilities=(0.8, 0.2)))
+    ),
+}
+
+TABLES = ("defaults", "jumps", "moves")
+"""The tables of the run, each a section of the docs of that name."""
+
 JUMP_VARIANTS: dict[str, dict | Callable[[int], dict]] = {
     "defaults (a quarter of the jumps box-wide)": {},
     "every jump of Cauchy length (box_jump_share=0)": dict(
@@ -97,6 +128,11 @@ def best_value(
     fixed = variant if isinstance(variant, dict) else {}
     num_chains = fixed.get("num_chains", BASE["num_chains"])
     num_steps = max(1, evaluations_per_dimension * dim // num_chains - 1)
+    polish = (variant if isinstance(variant, dict) else variant(1)).get("polish", POLISH)
+    if polish is not None and polish.every and polish.steps > POLISH.steps:
+        extra = polish.num_chains * polish.steps - POLISH.num_chains * POLISH.steps
+        per_step = num_chains + POLISH_EVALUATIONS_PER_ITERATION * extra / polish.every
+        num_steps = max(1, int(evaluations_per_dimension * dim / per_step) - 1)
     settings = {**BASE, **(variant if isinstance(variant, dict) else variant(num_steps))}
     result = annealax.anneal(
         problem.jax_fn,
@@ -147,28 +183,36 @@ def ablation(
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> tuple[str, str]:
+def main(argv: list[str] | None = None) -> dict[str, str]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--dims", type=int, nargs="+", default=None)
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--doc", type=Path, default=DOCS)
+    parser.add_argument("--tables", nargs="+", choices=TABLES, default=list(TABLES))
     args = parser.parse_args(argv)
     dims = tuple(args.dims or ((10,) if args.quick else (10, 30)))
     seeds = args.seeds or (1 if args.quick else 2)
-    variants = dict(list(VARIANTS.items())[:2]) if args.quick else VARIANTS
-    markdown = ablation(variants, FUNCTIONS, dims, seeds)
-    print("\n" + markdown)
-    study = dict(JUMP_STUDY, dims=(30,), seeds=1) if args.quick else JUMP_STUDY
-    jump_variants = dict(list(JUMP_VARIANTS.items())[:2]) if args.quick else JUMP_VARIANTS
-    jump_markdown = ablation(jump_variants, **study)
-    print("\n" + jump_markdown)
-    if not args.no_write and not args.quick:
-        write_section(args.doc, "defaults", markdown)
-        write_section(args.doc, "jumps", jump_markdown)
-        print(f"\nwritten into {args.doc}")
-    return markdown, jump_markdown
+    suite = dict(functions=FUNCTIONS, dims=dims, seeds=seeds)
+    studies = {
+        "defaults": (VARIANTS, suite),
+        "jumps": (
+            JUMP_VARIANTS,
+            dict(JUMP_STUDY, dims=(30,), seeds=1) if args.quick else JUMP_STUDY,
+        ),
+        "moves": (MOVE_VARIANTS, suite),
+    }
+    tables = {}
+    for name in args.tables:
+        variants, study = studies[name]
+        variants = dict(list(variants.items())[:2]) if args.quick else variants
+        tables[name] = ablation(variants, **study)
+        print("\n" + tables[name])
+        if not args.no_write and not args.quick:
+            write_section(args.doc, name, tables[name])
+            print(f"\nwritten into {args.doc}")
+    return tables
 
 
 if __name__ == "__main__":
