@@ -27,25 +27,24 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from docs_section import DOCS, write_section
 from machine import describe
+from rotated import POLISH_EVALUATIONS_PER_ITERATION, annealax_settings
 from test_functions import TUNED, make_problem
 from tqdm import tqdm
 
 import annealax
-from annealax._annealing.anneal import DEFAULT_PROPOSAL
 
 EVALUATIONS_PER_DIMENSION = 45_000
 POLISH = annealax.polish(30, every=500)
 BASE = dict(num_chains=64, polish=POLISH)
-POLISH_EVALUATIONS_PER_ITERATION = 3  # at most: the value, the gradient, the line search
 
 FUNCTIONS = (*TUNED, "schwefel", "alpine")
 """The tuned suite, and the two held-out functions whose misses changed defaults."""
@@ -58,17 +57,6 @@ def cooled_to(ratio: float) -> Callable[[int], dict]:
         temperature=annealax.auto_temperature(
             cooling=annealax.geometric_temperature(1.0, ratio, num_steps)
         )
-    )
-
-
-def rotated_configuration(proposal) -> Callable[[int], dict]:
-    """``proposal`` with the cooling (to 1e-16 T0) and the polish of benchmarks/rotated.py."""
-    return lambda num_steps: dict(
-        proposal=proposal,
-        temperature=annealax.auto_temperature(
-            cooling=annealax.geometric_temperature(1.0, 1e-16, num_steps)
-        ),
-        polish=annealax.polish(100, every=500, optimizer=optax.lbfgs(memory_size=30)),
     )
 
 
@@ -93,14 +81,16 @@ VARIANTS: dict[str, dict | Callable[[int], dict]] = {
     "no polish": dict(polish=None),
 }
 
-DRAWS = annealax.covariance_move(independent=0.2)
 MOVE_VARIANTS: dict[str, dict | Callable[[int], dict]] = {
     "defaults": {},
-    "covariance move with draws (rotated.py's configuration)": rotated_configuration(DRAWS),
+    "covariance move with draws (rotated.py's configuration)": functools.partial(
+        annealax_settings, "draws"
+    ),
     "mixture: the default move at 8 steps in 10, else the covariance move with draws": (
-        rotated_configuration(annealax.mixture(DEFAULT_PROPOSAL, DRAWS, probabilities=(0.8, 0.2)))
+        functools.partial(annealax_settings, "mixture")
     ),
 }
+"""The moves of benchmarks/rotated.py, with its cooling and polish, on the separable suite."""
 
 TABLES = ("defaults", "jumps", "moves")
 """The tables of the run, each a section of the docs of that name."""
