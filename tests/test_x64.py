@@ -20,6 +20,8 @@ def test_public_api_and_snippets_under_x64():
         "-q",
         "-p",
         "no:cacheprovider",
+        "-n",
+        "0",
         str(TESTS / "x64_checks.py"),
         str(TESTS / "test_docs.py"),
         "-k",
