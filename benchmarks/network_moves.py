@@ -4,9 +4,9 @@ On the digits MLP of `networks.py` (2,410 parameters) and its budget of example 
 passes, `anneal` minimises the full training loss with ``random_walk(per_leaf=True,
 fraction=f)`` for several fractions ``f`` of the weights moved at each step (1 = dense moves)
 and numbers of chains, and with the differential-evolution move over the chains, alone and
-mixed with the network default, with its other defaults. Each setting runs twice per seed: with a
-quarter of the budget and with all of it (its cooling spans its run). It reports the test
-accuracy of the best chain, mean ± std over the seeds.
+mixed with the network default, with its other defaults. Each setting runs twice per seed:
+with a quarter of the budget and with all of it (its cooling spans its run). It reports the
+test accuracy of the best chain, mean ± std over the seeds.
 
     python benchmarks/network_moves.py                 # 3 seeds, written to the docs
     python benchmarks/network_moves.py --seeds 1 --scale 0.05 --no-write   # a quick look
@@ -35,23 +35,15 @@ SETTINGS = (
     (0.1, 1),
     (0.1, 16),
 )
+WITH_DIFFERENTIAL_EVOLUTION = annealax.mixture(
+    NETWORK_PROPOSAL, annealax.differential_evolution(), probabilities=(0.8, 0.2)
+)
+WITH_DIFFERENTIAL_EVOLUTION_NAME = "the network default 0.8, `differential_evolution()` 0.2"
 POPULATION_SETTINGS = (
     # (the move, its description, number of chains)
     (annealax.differential_evolution(), "`differential_evolution()`", 8),
-    (
-        annealax.mixture(
-            NETWORK_PROPOSAL, annealax.differential_evolution(), probabilities=(0.8, 0.2)
-        ),
-        "the network default 0.8, `differential_evolution()` 0.2",
-        4,
-    ),
-    (
-        annealax.mixture(
-            NETWORK_PROPOSAL, annealax.differential_evolution(), probabilities=(0.8, 0.2)
-        ),
-        "the network default 0.8, `differential_evolution()` 0.2",
-        8,
-    ),
+    (WITH_DIFFERENTIAL_EVOLUTION, WITH_DIFFERENTIAL_EVOLUTION_NAME, 4),
+    (WITH_DIFFERENTIAL_EVOLUTION, WITH_DIFFERENTIAL_EVOLUTION_NAME, 8),
 )
 FRACTIONS_OF_BUDGET = (0.25, 1.0)
 

@@ -406,8 +406,8 @@ def gap_to_peers(runs: dict[str, list[Run]], total: int) -> str:
         return np.array([at_fraction(r, 1.0, total)[0] for r in runs[method]])
 
     ours = final(DEFAULTS)
-    strategies = [m for m in STRATEGIES if m in runs and np.all(np.isfinite(final(m)))]
-    peers = sorted(strategies, key=lambda m: -np.mean(final(m)))[:1]
+    strategies = [m for m in STRATEGIES if m in runs]
+    peers = [max(strategies, key=lambda m: np.mean(final(m)))] if strategies else []
     peers += [ADAM] if ADAM in runs else []
     parts = []
     for peer in peers:
