@@ -453,8 +453,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--problems", nargs="+", default=list(PROBLEMS), choices=list(PROBLEMS))
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     parser.add_argument(
-        "--section", default="networks",
-        help="the docs section to write; another than the default writes no plot",
+        "--section", default="networks", choices=("networks", "networks-goal"),
+        help="the docs section to write; networks-goal writes no plot",
     )  # fmt: skip
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args(argv)
