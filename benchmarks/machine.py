@@ -24,4 +24,5 @@ def describe(*libraries: str) -> str:
             continue
         versions.append(f"{name} {module.__version__}")
     platform_name = jax.devices()[0].platform.upper()
-    return f"{cpu}, {os.cpu_count()} cores, {platform_name}; {', '.join(versions)}"
+    machine = f"{cpu}, {os.cpu_count()} cores, {platform_name}"
+    return f"{machine}; {', '.join(versions)}" if versions else machine

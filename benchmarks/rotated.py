@@ -175,12 +175,13 @@ def run_dual_annealing(instance: bbob.Instance, x0: np.ndarray, budget: int) -> 
     return Run(recorder.best, time.perf_counter() - start, recorder.count, recorder.history())
 
 
-def annealax_settings(configuration: str, num_steps: int) -> dict:
-    """The README's call, or a covariance configuration (each one for the whole suite)."""
+def annealax_settings(configuration: str, num_steps: int, draws: float = DRAWS) -> dict:
+    """The README's call, or a covariance configuration (each one for the whole suite);
+    ``draws`` is the share of the moving chains that draw from the held half's Gaussian."""
     if configuration == "annealax":
         return dict(polish=POLISH)
     cooling = annealax.geometric_temperature(1.0, COVARIANCE_COOLING, num_steps)
-    independent = DRAWS if configuration in ("draws", "mixture") else 0.0
+    independent = draws if configuration in ("draws", "mixture") else 0.0
     proposal = annealax.covariance_move(independent=independent)
     if configuration == "mixture":
         proposal = annealax.mixture(
@@ -194,9 +195,14 @@ def annealax_settings(configuration: str, num_steps: int) -> dict:
 
 
 def run_annealax(
-    instance: bbob.Instance, x0: np.ndarray, num_steps: int, configuration: str
+    instance: bbob.Instance,
+    x0: np.ndarray,
+    num_steps: int,
+    configuration: str,
+    num_chains: int = NUM_CHAINS,
+    draws: float = DRAWS,
 ) -> Run:
-    settings = annealax_settings(configuration, num_steps)
+    settings = annealax_settings(configuration, num_steps, draws)
 
     def run(x0, key):
         return annealax.anneal(
@@ -204,7 +210,7 @@ def run_annealax(
             x0,
             key=key,
             num_steps=num_steps,
-            num_chains=NUM_CHAINS,
+            num_chains=num_chains,
             bounds=bbob.BOX,
             **settings,
         )
@@ -225,17 +231,22 @@ def run_annealax(
 
 
 def annealax_within(
-    instance: bbob.Instance, x0: np.ndarray, budget: int, configuration: str
+    instance: bbob.Instance,
+    x0: np.ndarray,
+    budget: int,
+    configuration: str,
+    num_chains: int = NUM_CHAINS,
+    draws: float = DRAWS,
 ) -> Run:
     """`run_annealax` with as many steps as keep its evaluations, polish included, in budget."""
     polish = annealax_settings(configuration, 1)["polish"]
     # At most about 3 evaluations per L-BFGS iteration (the value, the gradient, line search).
     polish_per_step = POLISH_EVALUATIONS_PER_ITERATION * polish.num_chains * polish.steps
-    num_steps = int(budget / (NUM_CHAINS + polish_per_step / polish.every))
-    run = run_annealax(instance, x0, num_steps, configuration)
+    num_steps = int(budget / (num_chains + polish_per_step / polish.every))
+    run = run_annealax(instance, x0, num_steps, configuration, num_chains, draws)
     while run.evaluations > budget:
         num_steps = int(num_steps * budget / run.evaluations)
-        run = run_annealax(instance, x0, num_steps, configuration)
+        run = run_annealax(instance, x0, num_steps, configuration, num_chains, draws)
     return run
 
 
@@ -259,6 +270,11 @@ def wins_or_ties(value: float, reference: float) -> bool:
     )
 
 
+def start(dimension: int, instance: int) -> np.ndarray:
+    """The random start of every method on an instance, uniform in [-4, 4]^D."""
+    return np.random.default_rng(1000 * dimension + instance).uniform(-4, 4, dimension)
+
+
 def run_suite(functions, dims, instances) -> dict:
     runs: dict[tuple, Run] = {}
     for dimension in dims:
@@ -266,7 +282,7 @@ def run_suite(functions, dims, instances) -> dict:
         for function in functions:
             for index in instances:
                 instance = bbob.make(function, index, dimension)
-                x0 = np.random.default_rng(1000 * dimension + index).uniform(-4, 4, dimension)
+                x0 = start(dimension, index)
                 for name, method in METHODS.items():
                     runs[name, function, dimension, index] = method(instance, x0, budget)
                 cma_seconds = runs["CMA-ES", function, dimension, index].seconds
