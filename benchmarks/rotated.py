@@ -176,8 +176,10 @@ def run_dual_annealing(instance: bbob.Instance, x0: np.ndarray, budget: int) -> 
 
 
 def annealax_settings(configuration: str, num_steps: int, draws: float = DRAWS) -> dict:
-    """The README's call, or a covariance configuration (each one for the whole suite);
-    ``draws`` is the share of the moving chains that draw from the held half's Gaussian."""
+    """The README's call, or a covariance configuration (each one for the whole suite).
+
+    ``draws`` is the share of the moving chains that draw from the held half's Gaussian.
+    """
     if configuration == "annealax":
         return dict(polish=POLISH)
     cooling = annealax.geometric_temperature(1.0, COVARIANCE_COOLING, num_steps)
@@ -270,7 +272,7 @@ def wins_or_ties(value: float, reference: float) -> bool:
     )
 
 
-def start(dimension: int, instance: int) -> np.ndarray:
+def starting_point(dimension: int, instance: int) -> np.ndarray:
     """The random start of every method on an instance, uniform in [-4, 4]^D."""
     return np.random.default_rng(1000 * dimension + instance).uniform(-4, 4, dimension)
 
@@ -282,7 +284,7 @@ def run_suite(functions, dims, instances) -> dict:
         for function in functions:
             for index in instances:
                 instance = bbob.make(function, index, dimension)
-                x0 = start(dimension, index)
+                x0 = starting_point(dimension, index)
                 for name, method in METHODS.items():
                     runs[name, function, dimension, index] = method(instance, x0, budget)
                 cma_seconds = runs["CMA-ES", function, dimension, index].seconds

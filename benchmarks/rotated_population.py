@@ -1,8 +1,8 @@
 """The size of the population on the multimodal rotated functions, where CMA-ES wins.
 
 On the rotated Rastrigin, Weierstrass and Schaffer F7 functions of `rotated.py` (f15-f17),
-IPOP-CMA-ES reaches the global minimum by restarting with populations twice as large each
-time. This benchmark asks whether a larger population of chains does the same for
+IPOP-CMA-ES wins (and at D = 10 reaches their minima) by restarting with populations twice
+as large each time. This benchmark asks whether a larger population of chains does the same for
 `rotated.py`'s "covariance, draws" configuration (`annealax.covariance_move` with a share of
 the moving chains drawing from the held half's Gaussian, cooling to 1e-16 T0, a long polish):
 the same budget of 2·10^4·D evaluations, polish included, spread over more chains and
@@ -19,12 +19,14 @@ from __future__ import annotations
 import argparse
 import datetime
 import itertools
+import shlex
+import sys
 
 import bbob
 import jax
 from docs_section import DOCS, write_section
 from machine import describe
-from rotated import EVALUATIONS_PER_DIMENSION, annealax_within, start
+from rotated import EVALUATIONS_PER_DIMENSION, annealax_within, starting_point
 
 MULTIMODAL = (15, 16, 17)
 INSTANCE = 1
@@ -38,7 +40,7 @@ def sweep(functions, dims, chains, draws) -> dict[tuple, float]:
         budget = EVALUATIONS_PER_DIMENSION * dimension
         for num_chains, share in itertools.product(chains, draws):
             run = annealax_within(
-                instance, start(dimension, INSTANCE), budget, "draws", num_chains, share
+                instance, starting_point(dimension, INSTANCE), budget, "draws", num_chains, share
             )
             values[function, dimension, num_chains, share] = run.value
             print(
@@ -56,7 +58,9 @@ def table(values, functions, dims, chains, draws) -> str:
         "|---|---|---|" + "---|" * len(draws),
     ]
     for dimension, function, num_chains in itertools.product(dims, functions, chains):
-        cells = " | ".join(f"{values[function, dimension, num_chains, s]:.3g}" for s in draws)
+        cells = " | ".join(
+            f"{values[function, dimension, num_chains, share]:.3g}" for share in draws
+        )
         name = bbob.NAMES[function]
         lines.append(f"| f{function} {name} | {dimension} | {num_chains} | {cells} |")
     return "\n".join(lines)
@@ -76,9 +80,11 @@ def main(argv: list[str] | None = None) -> None:
     print(markdown)
     if args.no_write:
         return
+    given = sys.argv[1:] if argv is None else argv
+    command = shlex.join(["python", "benchmarks/rotated_population.py", *given])
     stamp = (
         f"Measured on {describe('jax')}, {datetime.date.today():%Y-%m-%d}, with "
-        f"`python benchmarks/rotated_population.py`: instance {INSTANCE}, "
+        f"`{command}`: instance {INSTANCE}, "
         f"{EVALUATIONS_PER_DIMENSION:,}·D evaluations, f - f_opt at the end."
     )
     write_section(DOCS, "rotated-population", f"{stamp}\n\n{markdown}")

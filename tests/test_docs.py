@@ -1,29 +1,14 @@
 """The documentation: every public name has an API entry and every Python snippet runs."""
 
 import re
-import textwrap
-from pathlib import Path
 
 import pytest
+from snippets import DOCS, MARKDOWN_FILES, ROOT, python_blocks
 
 import annealax
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
 API_PAGE = DOCS / "api.md"
-MARKDOWN_FILES = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
-
-PYTHON_BLOCK = re.compile(
-    r"^(?P<indent>[ \t]*)```python[^\n]*\n(?P<code>.*?)^(?P=indent)```[ \t]*$",
-    re.MULTILINE | re.DOTALL,
-)
 API_ENTRY = re.compile(r"^:::[ \t]+annealax\.(?P<name>\w+)[ \t]*$", re.MULTILINE)
-
-
-def python_blocks(path):
-    """The ```python code blocks of a Markdown file, dedented, in order."""
-    text = path.read_text(encoding="utf-8")
-    return [textwrap.dedent(match["code"]) for match in PYTHON_BLOCK.finditer(text)]
 
 
 def documented_names():

@@ -5,19 +5,21 @@ the groups are small so that pytest-xdist spreads them over its workers.
 """
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from test_docs import MARKDOWN_FILES, ROOT, python_blocks
+from snippets import MARKDOWN_FILES, ROOT, python_blocks
 
 TESTS = Path(__file__).parent
 SNIPPETS_PER_RUN = 7
 
 
 def snippet_groups():
-    """Node ids of ``test_docs.py``'s snippet tests, at most `SNIPPETS_PER_RUN` a group."""
+    """Groups of the node ids of ``test_docs.py``'s snippet tests, at most `SNIPPETS_PER_RUN`
+    in a group, each a `pytest.param`."""
     for path in MARKDOWN_FILES:
         name = path.relative_to(ROOT).as_posix()
         ids = [
@@ -41,5 +43,5 @@ def test_public_api_and_snippets_under_x64(targets):
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-3000:]
     assert " skipped" not in run.stdout and " deselected" not in run.stdout, run.stdout[-3000:]
     snippets = [target for target in targets if "::" in target]
-    passed = f"{len(snippets)} passed" if snippets else " passed"
-    assert passed in run.stdout, run.stdout[-3000:]
+    passed = rf"\b{len(snippets)} passed\b" if snippets else r"\b\d+ passed\b"
+    assert re.search(passed, run.stdout), run.stdout[-3000:]
