@@ -22,7 +22,11 @@ Every method starts from the same point, uniform in [-4, 4]^D, and gets the same
   half's Gaussian;
 - ``annealax, mixture``: the covariance configuration whose move is, at each step, the
   default move of `anneal` (one coordinate, or a jump) with probability 0.8 and the covariance
-  move with draws otherwise (`annealax.mixture`).
+  move with draws otherwise (`annealax.mixture`);
+- ``annealax, large population``: the configuration with draws on more chains, the power of
+  two at or above 16·D (256 at D = 10, 512 at D = 30), half of the moving chains drawing
+  (``covariance_move(independent=0.5)``), as `rotated_population.py` measured on the
+  multimodal functions.
 
 Evaluations past the budget (the rest of CMA-ES's last population, dual_annealing's last local
 search) do not count. The polish's gradients count as one evaluation each, with the loss (they
@@ -72,6 +76,8 @@ POLISH = annealax.polish(30, every=500)
 COVARIANCE_COOLING = 1e-16
 COVARIANCE_POLISH = annealax.polish(100, every=500, optimizer=optax.lbfgs(memory_size=30))
 DRAWS = 0.2
+CHAINS_PER_COORDINATE = 16
+POPULATION_DRAWS = 0.5
 COORDINATE_SHARE = 0.8
 POLISH_EVALUATIONS_PER_ITERATION = 3
 TARGETS = 10.0 ** np.linspace(2, -8, 51)
@@ -89,8 +95,10 @@ every 500 steps); "covariance" replaces its move by `annealax.covariance_move()`
 time" gives that configuration CMA-ES's wall-clock time; "covariance, draws" is the covariance
 configuration with `covariance_move(independent=0.2)`; "mixture" is the covariance
 configuration whose move is `anneal`'s default move (one coordinate, or a jump) at 8 steps in
-10 and the covariance move with draws at the others (`annealax.mixture`). annealax's runs take
-as many steps as keep their evaluations, polish included, within the budget.
+10 and the covariance move with draws at the others (`annealax.mixture`); "large population"
+is the configuration with draws on the power of two at or above 16·D chains, half of the moving
+chains drawing. annealax's runs take as many steps as keep their evaluations, polish included,
+within the budget.
 """
 
 
@@ -259,9 +267,17 @@ METHODS: dict[str, Callable] = {
     "covariance": lambda inst, x0, budget: annealax_within(inst, x0, budget, "covariance"),
     "covariance, draws": lambda inst, x0, budget: annealax_within(inst, x0, budget, "draws"),
     "mixture": lambda inst, x0, budget: annealax_within(inst, x0, budget, "mixture"),
+    "large population": lambda inst, x0, budget: annealax_within(
+        inst, x0, budget, "draws", population_chains(inst.dimension), POPULATION_DRAWS
+    ),
 }
 PEERS = ("CMA-ES", "dual_annealing")
 EQUAL_TIME = "covariance, CMA's time"
+
+
+def population_chains(dimension: int) -> int:
+    """The chains of the large population: the power of two at or above 16 per coordinate."""
+    return 2 ** math.ceil(math.log2(CHAINS_PER_COORDINATE * dimension))
 
 
 def wins_or_ties(value: float, reference: float) -> bool:
