@@ -139,7 +139,7 @@ def metropolis(
         >>> state = tx.init(params)
         >>> for _ in range(200):
         ...     params, state = train_step(params, state)
-        >>> bool(loss(params) < 0.05), bool(state.best_value <= loss(params))
+        >>> bool(loss(params) < 0.05), bool(state.best_value <= loss(params) + 1e-6)
         (True, True)
     """
     config, typed_key = configure(
